@@ -1,0 +1,67 @@
+"""Checks at the API boundary: user data is validated and converted once, before any state changes.
+
+Errors name the argument, what was expected and what came ("X has 3 columns but the model takes 2
+inputs", "X[17, 1] is NaN"). The checks run on the model's backend; only the error path copies
+anything back to the host.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+
+from .backend import to_numpy
+from .layers import n_inputs
+
+
+def _first_non_finite(A, name: str) -> str | None:
+    """``"X[17, 1] is NaN"`` for the first non-finite entry of ``A``, or None when all are finite."""
+    xp = array_api_compat.array_namespace(A)
+    bad = ~xp.isfinite(A)
+    if not bool(xp.any(bad)):
+        return None
+    flat = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
+    index = []
+    for size in reversed(tuple(A.shape)):
+        flat, i = divmod(flat, size)
+        index.append(i)
+    index.reverse()
+    value = float(to_numpy(A)[tuple(index)])
+    return f"{name}[{', '.join(map(str, index))}] is {value}"
+
+
+def check_finite(A, name: str) -> None:
+    problem = _first_non_finite(A, name)
+    if problem:
+        raise ValueError(f"{problem}: {name} must hold finite numbers (no NaN or inf)")
+
+
+def check_X(model, X, name: str = "X"):
+    """``X`` as a finite ``(m, n_in)`` array of the model's backend and dtype."""
+    backend = model.backend
+    X = backend.asarray(X, model.dtype, name=name)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, (m samples, n features); got shape {tuple(X.shape)}"
+                         + (f" (use {name}.reshape(-1, 1) for one feature)" if X.ndim == 1 else ""))
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    n_in = n_inputs(model)
+    if n_in is not None and X.shape[1] != n_in:
+        raise ValueError(f"{name} has {X.shape[1]} columns but the model takes {n_in} inputs")
+    check_finite(X, name)
+    return X
+
+
+def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):
+    """``y`` as the target ``loss`` takes for ``m`` samples and ``n_outputs`` model outputs."""
+    backend = model.backend
+    y = backend.asarray(y, name=name)
+    xp = backend.xp
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D (m,) or 2-D (m, outputs); got shape {tuple(y.shape)}")
+    if y.shape[0] != m:
+        raise ValueError(f"X has {m} samples but {name} has {y.shape[0]}")
+    if xp.isdtype(y.dtype, "real floating"):
+        check_finite(y, name)
+    if not (loss.accepts_labels and y.ndim == 1 and xp.isdtype(y.dtype, "integral")):
+        y = xp.astype(y, backend.dtype(model.dtype))
+    return loss.prepare_target(y, n_outputs)

@@ -1,0 +1,357 @@
+"""Backend selection: which array library (and device) xpnet computes on.
+
+Everything that crosses a library or device boundary lives here: choosing a backend, turning user
+data into backend arrays (once, at the API boundary), copying arrays back to NumPy, and seeded random
+numbers that are drawn on the host so that the same seed gives the same numbers on every backend.
+The rest of xpnet only ever sees a backend's ``xp`` namespace.
+
+>>> from xpnet import backend
+>>> backend.available()                      # doctest: +SKIP
+['numpy', 'torch', 'array_api_strict']
+>>> with backend.use("torch"):               # doctest: +SKIP
+...     model = xpnet.mlp([2, 5, 1])         # built on torch tensors
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import importlib
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+NAMES = ("numpy", "cupy", "torch", "array_api_strict")
+FLOAT_DTYPES = ("float32", "float64")
+
+# The namespaces array-api-compat hands out; importing the module *is* the mapping name -> namespace.
+_NAMESPACE_MODULES = {
+    "numpy": "array_api_compat.numpy",
+    "cupy": "array_api_compat.cupy",
+    "torch": "array_api_compat.torch",
+    "array_api_strict": "array_api_strict",
+}
+
+
+@functools.cache
+def _cuda_available() -> bool:
+    """True when CuPy imports *and* a CUDA device answers (cached: detection can take seconds)."""
+    try:
+        import cupy
+    except Exception:  # not installed, or broken without a driver
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # cudaErrorNoDevice, cudaErrorInsufficientDriver, ...
+        return False
+
+
+@functools.cache
+def _importable(name: str) -> bool:
+    if name == "cupy":
+        return _cuda_available()
+    try:
+        importlib.import_module(_NAMESPACE_MODULES[name])
+    except Exception:
+        return False
+    return True
+
+
+def available() -> list[str]:
+    """Names of the backends usable on this machine, in preference order."""
+    return [name for name in NAMES if _importable(name)]
+
+
+def _default_device(name: str, xp) -> Any:
+    if name == "numpy":
+        return "cpu"
+    if name == "cupy":
+        import cupy
+
+        return cupy.cuda.Device()
+    if name == "torch":
+        import torch
+
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return xp.Device()  # array_api_strict: CPU_DEVICE
+
+
+def _parse_device(name: str, xp, device) -> Any:
+    """A device given by name (``"cpu"``, ``"cuda:0"``, ``"device1"``) as the library's own object."""
+    if device is None or device == "":
+        return _default_device(name, xp)
+    if not isinstance(device, str):
+        return device
+    if name == "numpy":
+        if device != "cpu":
+            raise ValueError(f"device: the numpy backend has only device 'cpu', got {device!r}")
+        return "cpu"
+    if name == "torch":
+        import torch
+
+        return torch.device(device)
+    if name == "cupy":
+        import cupy
+
+        return cupy.cuda.Device(int(device.rpartition(":")[2] or 0))
+    return xp.Device(device)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array library and a device: the place where a model's arrays live.
+
+    Attributes
+    ----------
+    name : str
+        ``"numpy"``, ``"cupy"``, ``"torch"`` or ``"array_api_strict"``.
+    xp : module
+        The library's Array API namespace (from array-api-compat).
+    device : object
+        The library's device object; every array xpnet creates on this backend lives there.
+    """
+
+    name: str
+    device: Any = None
+    xp: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        xp = importlib.import_module(_NAMESPACE_MODULES[self.name])
+        object.__setattr__(self, "xp", xp)
+        object.__setattr__(self, "device", _parse_device(self.name, xp, self.device))
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.device}"
+
+    def __reduce__(self):  # pickle and deepcopy by name and device, never the module
+        return (Backend, (self.name, self.device))
+
+    def dtype(self, dtype) -> Any:
+        """The namespace's float dtype for ``"float32"``/``"float64"`` (or a dtype object)."""
+        return getattr(self.xp, dtype_name(dtype))
+
+    def asarray(self, x, dtype=None, *, name: str = "x"):
+        """Copy or move ``x`` (NumPy array, list, pandas object, or this library's array) here.
+
+        Floating and integer data are cast to ``dtype`` when given; casting happens on the host for
+        host data, so nothing depends on a library's own rounding. An array of another array library
+        is refused with a ``TypeError``: xpnet never moves data between libraries behind your back.
+        ``name`` is the argument name used in error messages.
+        """
+        xp = self.xp
+        if array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x):
+            if array_api_compat.array_namespace(x) is not xp:
+                raise TypeError(
+                    f"{name} is a {_library(x)} array but the model is on the {self.name} backend; "
+                    f"pass a NumPy array (xpnet.to_numpy({name})) or move the model with "
+                    f"model.to({_library(x)!r})"
+                )
+            if array_api_compat.device(x) != self.device:
+                x = array_api_compat.to_device(x, self.device)
+            if dtype is not None and x.dtype != self.dtype(dtype):
+                x = xp.astype(x, self.dtype(dtype))
+            return x
+        host = _host_array(x, name)
+        if dtype is not None:
+            host = host.astype(dtype_name(dtype), copy=False)
+        return xp.asarray(host, device=self.device)
+
+    def move(self, x, dtype=None):
+        """Any library's array copied here (through the host when the library differs)."""
+        if _library(x) not in ("numpy", self.name):
+            x = to_numpy(x)
+        return self.asarray(x, dtype)
+
+    def to_numpy(self, x) -> np.ndarray:
+        """This backend's array as a NumPy array on the host."""
+        return to_numpy(x)
+
+    def random(self, seed=None) -> Random:
+        """A seeded random-number source for this backend (see :class:`Random`)."""
+        return Random(seed)
+
+
+def _library(x) -> str:
+    """The name of the array library ``x`` belongs to (for messages and dispatch)."""
+    if array_api_compat.is_numpy_array(x):
+        return "numpy"
+    for name in ("cupy", "torch"):
+        if getattr(array_api_compat, f"is_{name}_array")(x):
+            return name
+    return type(x).__module__.partition(".")[0]
+
+
+def _host_array(x, name: str) -> np.ndarray:
+    """User data (list, NumPy array, pandas object) as a numeric NumPy array, or a clear error."""
+    if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):  # pandas DataFrame/Series
+        x = x.to_numpy()
+    try:
+        host = np.asarray(x)
+    except (ValueError, TypeError) as err:  # ragged lists, unconvertible objects
+        raise ValueError(f"{name} could not be read as a numeric array: {err}") from None
+    if host.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold numbers (int, float or bool); got dtype {host.dtype} "
+            f"(first value {host.ravel()[0]!r})" if host.size else
+            f"{name} must hold numbers; got an empty array of dtype {host.dtype}"
+        )
+    return host
+
+
+def dtype_name(dtype) -> str:
+    """``"float32"`` or ``"float64"`` for a name or any library's float dtype; else ``ValueError``."""
+    text = dtype if isinstance(dtype, str) else str(dtype).rpartition(".")[2]
+    if text not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be one of {list(FLOAT_DTYPES)}, got {dtype!r}")
+    return text
+
+
+def to_numpy(x) -> np.ndarray:
+    """Any backend's array (or a Python/NumPy value) as a NumPy array on the host."""
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if _library(x) == "array_api_strict":
+        import array_api_strict
+
+        return np.asarray(x.to_device(array_api_strict.Device("CPU_DEVICE")))
+    return np.asarray(x)
+
+
+def of(x) -> Backend:
+    """The backend an array lives on: its library and its device."""
+    xp = array_api_compat.array_namespace(x)
+    for name in NAMES:
+        if getattr(array_api_compat, f"is_{name}_namespace")(xp):
+            return Backend(name, array_api_compat.device(x))
+    raise TypeError(f"arrays of {xp.__name__} are not supported; use one of {list(NAMES)}")
+
+
+class Random:
+    """Seeded random numbers drawn on the host and moved to a backend.
+
+    Drawing on the host from one :func:`numpy.random.default_rng` stream (then casting there and
+    moving the result) makes the same seed give the same initial weights, shuffles and dropout masks
+    on every backend, at the cost of one host-to-device copy per draw.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator, Random or None
+        ``None`` draws fresh entropy; a ``Random`` or ``Generator`` is shared, not copied.
+    """
+
+    def __init__(self, seed=None):
+        if isinstance(seed, Random):
+            seed = seed.generator
+        if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
+            raise TypeError(f"seed must be an int, a numpy Generator or None; got {type(seed).__name__}")
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed}")
+        self.generator = np.random.default_rng(seed)
+
+    def uniform(self, shape, low, high, *, backend: Backend, dtype):
+        return backend.asarray(self.generator.uniform(low, high, shape), dtype)
+
+    def normal(self, shape, std, *, backend: Backend, dtype):
+        return backend.asarray(self.generator.normal(0.0, std, shape), dtype)
+
+    def bernoulli(self, shape, p, *, backend: Backend, dtype):
+        """0/1 values, 1 with probability ``p`` (dropout keep-masks)."""
+        return backend.asarray(self.generator.random(shape) < p, dtype)
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A host permutation of ``range(n)`` (int64), to index batches with on any device."""
+        return self.generator.permutation(n)
+
+    @property
+    def state(self) -> dict:
+        """The generator's state, JSON-serialisable (for checkpoints)."""
+        return self.generator.bit_generator.state
+
+    @state.setter
+    def state(self, value: dict):
+        self.generator.bit_generator.state = value
+
+
+# -- the default backend: an environment variable, a process-wide setting, a scoped override ------
+
+_DEFAULT = contextvars.ContextVar("xpnet_backend", default=None)
+_PROCESS_DEFAULT: list[Backend | None] = [None]
+
+
+def get(name=None, device=None) -> Backend:
+    """The backend called ``name`` (a :class:`Backend` is returned as is).
+
+    ``None`` is the current default (see :func:`use`, :func:`set_default` and the ``XPNET_BACKEND``
+    and ``XPNET_DEVICE`` environment variables; NumPy when nothing is set). ``"auto"`` is ``"cupy"``
+    when a CUDA device answers, else ``"numpy"``. An unknown or unavailable name is a ``ValueError``
+    listing what is available here.
+    """
+    if isinstance(name, Backend):
+        return name if device is None else Backend(name.name, device)
+    if name is None:
+        current = _DEFAULT.get() or _PROCESS_DEFAULT[0]
+        if current is None:
+            current = _PROCESS_DEFAULT[0] = _from_environment()
+        return current if device is None else Backend(current.name, device)
+    if name == "auto":
+        name = "cupy" if _importable("cupy") else "numpy"
+    if name not in NAMES:
+        raise ValueError(
+            f"backend must be 'auto' or one of {list(NAMES)}; got {name!r} "
+            f"(available here: {available()})"
+        )
+    if not _importable(name):
+        why = "no CUDA device answers" if name == "cupy" else f"{name} is not installed"
+        raise ValueError(f"backend {name!r} is not available here ({why}); available: {available()}")
+    return _backend(name, device)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_backend(name: str, device) -> Backend:
+    return Backend(name, device)
+
+
+def _backend(name: str, device) -> Backend:
+    try:
+        return _cached_backend(name, device)
+    except TypeError:  # unhashable device object
+        return Backend(name, device)
+
+
+def _from_environment() -> Backend:
+    name = os.environ.get("XPNET_BACKEND") or "numpy"
+    device = os.environ.get("XPNET_DEVICE") or None
+    try:
+        return get(name, device)
+    except ValueError as err:
+        raise ValueError(f"XPNET_BACKEND={name!r}: {err}") from None
+
+
+def set_default(name, device=None) -> Backend:
+    """Make ``name`` the default backend of this process; returns it."""
+    backend = get(name, device)
+    _PROCESS_DEFAULT[0] = backend
+    return backend
+
+
+@contextlib.contextmanager
+def use(name, device=None):
+    """Within the ``with`` block, ``name`` is the default backend (scoped to this thread/task)."""
+    token = _DEFAULT.set(get(name, device))
+    try:
+        yield _DEFAULT.get()
+    finally:
+        _DEFAULT.reset(token)
+
+
+def is_finite_number(value) -> bool:
+    """True for a real, finite Python or NumPy number (hyperparameter checks)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(value)

@@ -1,0 +1,503 @@
+"""Layers: each one's forward pass returns its backward pass.
+
+The protocol (after Thinc): ``Y, backward = layer.forward(X, training=False)``, then
+``dX, grads = backward(dY)``, where ``dY = ∂L/∂Y`` has ``Y``'s shape, ``dX = ∂L/∂X`` has ``X``'s and
+``grads`` has the keys and shapes of ``layer.params``. The closure keeps exactly what the backward
+pass needs, so forward and backward of every layer sit side by side on one screen.
+
+Data is batch-first: ``X`` is ``(m, n_in)`` with ``m`` the batch size. Layers never divide by ``m``:
+the loss owns the batch mean. All math uses the array's own Array API namespace, so one
+implementation runs on NumPy, CuPy, PyTorch and array-api-strict.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import array_api_compat
+
+from . import backend as _backend
+from . import init as _init
+from .functional import sigmoid
+
+
+def _namespace(X):
+    return array_api_compat.array_namespace(X)
+
+
+class Layer:
+    """Base class: a layer has ``params`` (possibly empty) and ``forward``.
+
+    Subclasses implement ``forward(X, training=False) -> (Y, backward)``; parameterless layers need
+    nothing else. ``layer(X)`` is ``layer.forward(X)[0]``.
+    """
+
+    params: dict
+
+    def __init__(self):
+        self.params = {}
+
+    def forward(self, X, training=False):
+        raise NotImplementedError
+
+    def __call__(self, X):
+        return self.forward(X)[0]
+
+    def to(self, backend=None, dtype=None):
+        """Move (and/or cast) the parameters to ``backend``; returns ``self``."""
+        target = _backend.get(backend)
+        self.params = {k: target.move(v, dtype) for k, v in self.params.items()}
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Dense(Layer):
+    r"""Fully connected layer ``Z = X @ W + b``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output features.
+    init : str or callable
+        Weight initialiser (see :mod:`xpnet.init`); the bias starts at zero.
+    bias : bool
+        Whether to learn ``b``.
+    seed : int, numpy.random.Generator, xpnet.backend.Random or None
+        Random source for the initial weights.
+    backend, dtype
+        Where the parameters live and their float dtype.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Z  = X @ W + b         X (m, n_in)  W (n_in, n_out)  b (n_out,)  Z (m, n_out)
+        Backward:  dW = X.T @ dZ          (n_in, m) @ (m, n_out) -> (n_in, n_out)
+                   db = sum(dZ, axis=0)   (n_out,)   summed over the batch: b is shared by every row
+                   dX = dZ @ W.T          (m, n_out) @ (n_out, n_in) -> (m, n_in)
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, init="glorot_uniform", bias: bool = True,
+                 seed=None, backend=None, dtype="float32"):
+        super().__init__()
+        for name, n in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"{name} must be a positive int, got {n!r}")
+        initializer = _init.get(init)
+        target = _backend.get(backend)
+        dtype = _backend.dtype_name(dtype)
+        random = _backend.Random(seed)
+        self.n_in, self.n_out = n_in, n_out
+        self.params["W"] = initializer((n_in, n_out), random=random, backend=target, dtype=dtype)
+        if bias:
+            self.params["b"] = _init.zeros((n_out,), random=random, backend=target, dtype=dtype)
+
+    def forward(self, X, training=False):
+        if X.shape[-1] != self.n_in:
+            raise ValueError(f"Dense({self.n_in}, {self.n_out}) takes {self.n_in} input features, "
+                             f"got X of shape {tuple(X.shape)}")
+        xp = _namespace(X)
+        W, b = self.params["W"], self.params.get("b")
+        Z = X @ W if b is None else X @ W + b
+
+        def backward(dZ):
+            grads = {"W": X.T @ dZ}
+            if b is not None:
+                grads["b"] = xp.sum(dZ, axis=0)
+            return dZ @ W.T, grads
+
+        return Z, backward
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in}, {self.n_out}{'' if 'b' in self.params else ', bias=False'})"
+
+
+class Sigmoid(Layer):
+    """Logistic sigmoid, computed without overflow.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = σ(X) = 1 / (1 + exp(−X))     X, Y (m, n)
+        Backward:  dX = dY * Y * (1 − Y)             (m, n)   from the saved output Y
+
+    As the last layer before binary cross-entropy, this backward is never run: the loss is taken
+    from the logits and the fused gradient ``(Y − target) / n`` flows straight into the layer below
+    (see :func:`xpnet.losses.fuse`).
+    """
+
+    def forward(self, X, training=False):
+        Y = sigmoid(X, xp=_namespace(X))
+
+        def backward(dY):
+            return dY * Y * (1.0 - Y), {}
+
+        return Y, backward
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = tanh(X)              X, Y (m, n)
+        Backward:  dX = dY * (1 − Y²)        (m, n)   from the saved output Y
+    """
+
+    def forward(self, X, training=False):
+        Y = _namespace(X).tanh(X)
+
+        def backward(dY):
+            return dY * (1.0 - Y * Y), {}
+
+        return Y, backward
+
+
+class ReLU(Layer):
+    """Rectified linear unit.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = max(X, 0)                  X, Y (m, n)
+        Backward:  dX = dY where Y > 0, else 0     (m, n)   (the subgradient at 0 is taken as 0)
+    """
+
+    def forward(self, X, training=False):
+        xp = _namespace(X)
+        zero = xp.zeros_like(X)
+        Y = xp.maximum(X, zero)
+
+        def backward(dY):
+            return xp.where(Y > 0, dY, zero), {}
+
+        return Y, backward
+
+
+class LeakyReLU(Layer):
+    """ReLU with a small slope for negative inputs, so no unit is ever dead.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = X where X > 0, else slope * X          X, Y (m, n)
+        Backward:  dX = dY where X > 0, else slope * dY        (m, n)
+    """
+
+    def __init__(self, slope: float = 0.01):
+        super().__init__()
+        if not _backend.is_finite_number(slope):
+            raise ValueError(f"slope must be a finite number, got {slope!r}")
+        self.slope = float(slope)
+
+    def forward(self, X, training=False):
+        xp = _namespace(X)
+        positive = X > 0
+        Y = xp.where(positive, X, self.slope * X)
+
+        def backward(dY):
+            return xp.where(positive, dY, self.slope * dY), {}
+
+        return Y, backward
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(slope={self.slope})"
+
+
+class Softmax(Layer):
+    """Softmax over the features of each row (max-shifted, so it never overflows).
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = exp(X − logsumexp(X, axis=1))             X, Y (m, k)
+        Backward:  dX = Y * (dY − sum(dY * Y, axis=1, keepdims))  (m, k)   the Jacobian-vector
+                                                                           product, row by row
+
+    As the last layer before cross-entropy, this backward is never run: the loss is taken from
+    the logits and the fused gradient ``(Y − onehot) / m`` flows into the layer below
+    (see :func:`xpnet.losses.fuse`).
+    """
+
+    def forward(self, X, training=False):
+        xp = _namespace(X)
+        S = xp.exp(X - xp.max(X, axis=1, keepdims=True))
+        Y = S / xp.sum(S, axis=1, keepdims=True)
+
+        def backward(dY):
+            return Y * (dY - xp.sum(dY * Y, axis=1, keepdims=True)), {}
+
+        return Y, backward
+
+
+class Identity(Layer):
+    """The identity (a linear output for regression).
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = X        Backward:  dX = dY
+    """
+
+    def forward(self, X, training=False):
+        return X, lambda dY: (dY, {})
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, zero each input with probability ``rate`` and scale the
+    survivors by ``1 / (1 − rate)``, so inference needs no rescaling. Inactive unless ``training``.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = X * M       M (m, n) = keep-mask / (1 − rate), drawn per call
+        Backward:  dX = dY * M      (m, n)
+
+    Masks are drawn on the host from ``seed`` (see :class:`xpnet.backend.Random`), so the same seed
+    drops the same units on every backend.
+    """
+
+    def __init__(self, rate: float, *, seed=None):
+        super().__init__()
+        if not _backend.is_finite_number(rate) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.random = _backend.Random(seed)
+
+    def forward(self, X, training=False):
+        if not training or self.rate == 0.0:
+            return X, lambda dY: (dY, {})
+        keep = self.random.bernoulli(tuple(X.shape), 1.0 - self.rate, backend=_backend.of(X),
+                                     dtype=_backend.dtype_name(X.dtype))
+        M = keep * (1.0 / (1.0 - self.rate))
+
+        def backward(dY):
+            return dY * M, {}
+
+        return X * M, backward
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.rate})"
+
+
+ACTIVATIONS = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "softmax": Softmax,
+    "identity": Identity,
+}
+
+
+class Sequential(Layer):
+    """Layers applied in order; itself a layer, with the backward passes run in reverse.
+
+    Parameters are exposed flat as ``"{index}.{name}"`` (``"0.W"``, ``"0.b"``, ``"2.W"``, ...), the
+    index being the layer's position. All parameters live on one backend with one float dtype.
+    """
+
+    def __init__(self, *layers: Layer):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} must be an xpnet Layer, got {type(layer).__name__}")
+        self.layers = list(layers)
+        arrays = [v for layer in self.layers for v in layer.params.values()]
+        places = {(_backend.of(v), _backend.dtype_name(v.dtype)) for v in arrays}
+        if len(places) > 1:
+            found = ", ".join(sorted(f"{b} {d}" for b, d in places))
+            raise ValueError(f"all parameters must share one backend and dtype; found {found}: "
+                             "build the layers with the same backend= and dtype=, or call .to()")
+        self._backend, self._dtype = places.pop() if places else (_backend.get(), "float32")
+
+    # -- the layer protocol -------------------------------------------------------------------
+
+    @property
+    def params(self) -> dict:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    @params.setter
+    def params(self, value):  # Layer.__init__ assigns {}; Sequential's params are its layers'
+        if value:
+            raise AttributeError("use load_params() to set a Sequential's parameters")
+
+    def forward(self, X, training=False):
+        backwards = []
+        for layer in self.layers:
+            X, backward = layer.forward(X, training)
+            backwards.append(backward)
+
+        def backward(dY):
+            per_layer = [None] * len(backwards)
+            for i in range(len(backwards) - 1, -1, -1):
+                dY, per_layer[i] = backwards[i](dY)
+            return dY, {f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
+
+        return X, backward
+
+    # -- the model ----------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> _backend.Backend:
+        """Where the parameters live."""
+        return self._backend
+
+    @property
+    def dtype(self) -> str:
+        """The parameters' float dtype, ``"float32"`` or ``"float64"``."""
+        return self._dtype
+
+    def to(self, backend=None, dtype=None, *, device=None):
+        """Move the model to ``backend`` (a name or Backend; ``device`` picks one of its devices)
+        and/or cast it to ``dtype``; returns ``self``."""
+        target = _backend.get(backend, device) if backend is not None or device is not None \
+            else self._backend
+        dtype = _backend.dtype_name(dtype) if dtype is not None else self._dtype
+        for layer in self.layers:
+            layer.to(target, dtype)
+        self._backend, self._dtype = target, dtype
+        return self
+
+    def load_params(self, params) -> None:
+        """Replace the parameters from a mapping with exactly the keys and shapes of ``params``.
+
+        Values may be NumPy arrays, lists or arrays of this model's backend; they are copied to the
+        model's backend and dtype. Everything is checked first: on a missing or extra key, a wrong
+        shape or a non-finite value nothing changes and a ``ValueError`` names the key.
+        """
+        if not hasattr(params, "keys"):
+            raise TypeError(f"params must be a mapping of name -> array, got {type(params).__name__}")
+        current = self.params
+        missing = [k for k in current if k not in params]
+        extra = [k for k in params if k not in current]
+        if missing or extra:
+            raise ValueError(f"params keys do not match the model: missing {missing}, "
+                             f"unexpected {extra} (expected {list(current)})")
+        xp = self._backend.xp
+        staged = {}
+        for key, old in current.items():
+            new = self._backend.move(params[key], self._dtype) \
+                if array_api_compat.is_array_api_obj(params[key]) \
+                else self._backend.asarray(params[key], self._dtype, name=f"params[{key!r}]")
+            if tuple(new.shape) != tuple(old.shape):
+                raise ValueError(f"params[{key!r}] has shape {tuple(new.shape)}, "
+                                 f"the model needs {tuple(old.shape)}")
+            if not bool(xp.all(xp.isfinite(new))):
+                raise ValueError(f"params[{key!r}] holds NaN or infinite values")
+            staged[key] = xp.asarray(new, copy=True)
+        self._assign(staged)
+
+    def _assign(self, params: dict) -> None:
+        """Set parameters from trusted, converted arrays (no checks)."""
+        for key, value in params.items():
+            index, _, name = key.partition(".")
+            layer = self.layers[int(index)]
+            if isinstance(layer, Sequential):
+                layer._assign({name: value})
+            else:
+                layer.params[name] = value
+
+    def copy(self) -> Sequential:
+        """An independent copy (parameters included)."""
+        return copy.deepcopy(self)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)  # {self._backend} {self._dtype}"
+
+
+def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype="float32"):
+    """A multi-layer perceptron: ``Dense`` layers with ``activation`` between them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from inputs to outputs: ``[2, 5, 5, 1]`` is 2 inputs, two hidden layers of 5
+        and 1 output.
+    activation : str
+        Between Dense layers: one of ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``,
+        ``"softmax"``, ``"identity"``.
+    output : str or None
+        The activation after the last Dense layer (``None``: none, the model outputs logits).
+    seed : int or None
+        Same seed, same initial weights, on every backend.
+    backend, dtype
+        Where the parameters live (default: the current default backend) and their dtype.
+
+    Weights use He initialisation after (leaky) ReLU layers and Glorot otherwise; biases start at 0.
+
+    >>> model = mlp([2, 5, 5, 1], activation="sigmoid", output="sigmoid", seed=0)
+    >>> list(model.params)
+    ['0.W', '0.b', '2.W', '2.b', '4.W', '4.b']
+    """
+    sizes = list(sizes) if not isinstance(sizes, (str, bytes)) and hasattr(sizes, "__iter__") \
+        else sizes
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        raise ValueError(f"sizes must be a list of at least two positive ints (inputs, ..., "
+                         f"outputs), got {sizes!r}")
+    for name, value in (("activation", activation), ("output", output)):
+        if value is None and name == "output":
+            continue
+        if value not in ACTIVATIONS:
+            raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)}"
+                             f"{' or None' if name == 'output' else ''}; got {value!r}")
+    target = _backend.get(backend)
+    dtype = _backend.dtype_name(dtype)
+    random = _backend.Random(seed)
+    init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"
+    layers: list[Layer] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if i:
+            layers.append(ACTIVATIONS[activation]())
+        layers.append(Dense(n_in, n_out, init=init, seed=random, backend=target, dtype=dtype))
+    if output is not None:
+        layers.append(ACTIVATIONS[output]())
+    model = Sequential(*layers)
+    model._backend = target  # a model with no parameters still knows its place
+    model._dtype = dtype
+    return model
+
+
+def n_inputs(model) -> int | None:
+    """The number of input features the model takes (from its first Dense layer)."""
+    for layer in getattr(model, "layers", [model]):
+        if isinstance(layer, Dense):
+            return layer.n_in
+        if isinstance(layer, Sequential):
+            return n_inputs(layer)
+        if layer.params:
+            return None
+    return None
+
+
+
+def n_outputs(model) -> int | None:
+    """The number of outputs (from the last Dense layer, when no other parameterised layer follows)."""
+    for layer in reversed(getattr(model, "layers", [model])):
+        if isinstance(layer, Dense):
+            return layer.n_out
+        if isinstance(layer, Sequential):
+            return n_outputs(layer)
+        if layer.params:
+            return None
+    return None

@@ -1,0 +1,224 @@
+"""Losses: ``value, dpred = loss(pred, target)``.
+
+``value`` is a 0-D array on the predictions' device (turn it into a float with ``float(value)`` when
+you need one: on a GPU that waits for the device). ``dpred = ∂value/∂pred`` has ``pred``'s shape.
+Each loss owns its mean: the ``1/m`` (or ``1/(m·k)``) is in its gradient, never in the layers.
+
+From logits, every loss is computed in a stable form (softplus, log-sum-exp) that stays finite for
+logits of ±1e4 in float32. When a model ends in ``Sigmoid`` (``Softmax``) and is trained with binary
+cross-entropy (cross-entropy), :func:`fuse` moves the loss onto the logits, so the gradient that
+flows back is the fused ``(p − y)/n``, and ``log(0)`` is never taken.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+
+from .backend import to_numpy
+from .functional import log_softmax, one_hot, sigmoid, softplus
+from .layers import Sequential, Sigmoid, Softmax
+
+# PyTorch's convention: log-probabilities are clamped at -100, so p = 0 costs 100, not inf.
+_LOG_FLOOR = -100.0
+
+
+def _check_shapes(pred, target, name):
+    if tuple(pred.shape) != tuple(target.shape):
+        raise ValueError(f"{name}: pred has shape {tuple(pred.shape)} but target has shape "
+                         f"{tuple(target.shape)}; they must match")
+
+
+def _safe_log(P, *, xp):
+    return xp.clip(xp.log(xp.clip(P, min=xp.finfo(P.dtype).tiny)), min=_LOG_FLOOR)
+
+
+def _labels_found(values) -> str:
+    found = sorted(set(to_numpy(values).ravel().tolist()))
+    shown = ", ".join(f"{v:g}" for v in found[:10])
+    return "{" + shown + (", ..." if len(found) > 10 else "") + "}"
+
+
+class Loss:
+    """Base class. ``name`` is the string :func:`get` knows it by."""
+
+    name = ""
+    accepts_labels = False  # True: a 1-D integer target holds class labels (kept as integers)
+
+    def __call__(self, pred, target):
+        raise NotImplementedError
+
+    def prepare_target(self, y, n_outputs: int):
+        """Check a target batch ``y`` (a backend array) and bring it to the shape this loss takes
+        for a model with ``n_outputs`` outputs; ``ValueError`` naming what is wrong."""
+        if y.ndim == 1 and n_outputs == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(f"y must have shape (m, {n_outputs})"
+                             f"{' or (m,)' if n_outputs == 1 else ''} to match the model's "
+                             f"{n_outputs} outputs; got shape {tuple(y.shape)}")
+        return y
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class BinaryCrossEntropy(Loss):
+    r"""Binary cross-entropy, the mean over every element (as PyTorch and Keras).
+
+    Parameters
+    ----------
+    from_logits : bool
+        ``pred`` holds logits ``Z`` rather than probabilities ``P``.
+
+    Notes
+    -----
+    ::
+
+        from logits:  L  = mean(softplus(Z) − Y * Z)                 Z, Y (m, k),  n = m·k
+                      dZ = (σ(Z) − Y) / n
+        from P:       L  = −mean(Y * log P + (1 − Y) * log(1 − P))   (log clamped at −100)
+                      dP = (P − Y) / (P * (1 − P)) / n
+    """
+
+    name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def __call__(self, pred, target):
+        _check_shapes(pred, target, "binary_crossentropy")
+        xp = array_api_compat.array_namespace(pred, target)
+        n = array_api_compat.size(pred)
+        if self.from_logits:
+            value = xp.sum(softplus(pred, xp=xp) - target * pred) / n
+            return value, (sigmoid(pred, xp=xp) - target) / n
+        P, Y = pred, target
+        value = -xp.sum(Y * _safe_log(P, xp=xp) + (1.0 - Y) * _safe_log(1.0 - P, xp=xp)) / n
+        curvature = xp.clip(P * (1.0 - P), min=xp.finfo(P.dtype).tiny)
+        return value, (P - Y) / curvature / n
+
+    def prepare_target(self, y, n_outputs):
+        y = super().prepare_target(y, n_outputs)
+        xp = array_api_compat.array_namespace(y)
+        if not bool(xp.all((y == 0) | (y == 1))):
+            raise ValueError(f"y holds labels {_labels_found(y)} but binary cross-entropy needs "
+                             "0/1 labels")
+        return y
+
+    def __repr__(self) -> str:
+        return f"BinaryCrossEntropy(from_logits={self.from_logits})"
+
+
+class CrossEntropy(Loss):
+    r"""Categorical cross-entropy, the mean over the batch.
+
+    Parameters
+    ----------
+    from_logits : bool
+        ``pred`` holds logits ``Z`` rather than probabilities ``P``.
+
+    ``target`` is integer labels ``(m,)`` in ``[0, k)`` or a one-hot (or probability) matrix
+    ``(m, k)`` whose rows sum to 1.
+
+    Notes
+    -----
+    ::
+
+        from logits:  L  = −sum(Y * log_softmax(Z)) / m              Z, Y (m, k)
+                      dZ = (softmax(Z) − Y) / m                      (rows of Y sum to 1)
+        from P:       L  = −sum(Y * log P) / m                       (log clamped at −100)
+                      dP = −Y / P / m
+    """
+
+    name = "crossentropy"
+    accepts_labels = True
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def __call__(self, pred, target):
+        xp = array_api_compat.array_namespace(pred, target)
+        if target.ndim == 1:
+            target = one_hot(target, pred.shape[1], xp=xp, dtype=pred.dtype)
+        _check_shapes(pred, target, "crossentropy")
+        m = pred.shape[0]
+        if self.from_logits:
+            log_p = log_softmax(pred, xp=xp, axis=1)
+            return -xp.sum(target * log_p) / m, (xp.exp(log_p) - target) / m
+        P = xp.clip(pred, min=xp.finfo(pred.dtype).tiny)
+        return -xp.sum(target * _safe_log(P, xp=xp)) / m, -target / P / m
+
+    def prepare_target(self, y, n_outputs):
+        xp = array_api_compat.array_namespace(y)
+        if n_outputs < 2:
+            raise ValueError("cross-entropy needs a model with k ≥ 2 outputs (a Softmax over k "
+                             "classes); for one output use binary cross-entropy")
+        if y.ndim == 1:
+            bad = (y < 0) | (y >= n_outputs)
+            if xp.isdtype(y.dtype, "real floating"):
+                bad = bad | (y != xp.round(y))
+            if bool(xp.any(bad)):
+                raise ValueError(f"y holds labels {_labels_found(y)} but cross-entropy over "
+                                 f"{n_outputs} classes needs integer labels in [0, {n_outputs})")
+            return y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
+        y = super().prepare_target(y, n_outputs)
+        rows = xp.sum(y, axis=1)
+        if not bool(xp.all(y >= 0)) or not bool(xp.all(xp.abs(rows - 1.0) < 1e-4)):
+            raise ValueError(f"y of shape {tuple(y.shape)} must be one-hot (or probabilities): "
+                             "non-negative rows that sum to 1")
+        return y
+
+    def __repr__(self) -> str:
+        return f"CrossEntropy(from_logits={self.from_logits})"
+
+
+class MeanSquaredError(Loss):
+    r"""Mean squared error, the mean over every element.
+
+    Notes
+    -----
+    ::
+
+        L  = mean((P − Y)²)          P, Y (m, k),  n = m·k
+        dP = 2 (P − Y) / n
+    """
+
+    name = "mse"
+
+    def __call__(self, pred, target):
+        _check_shapes(pred, target, "mse")
+        xp = array_api_compat.array_namespace(pred, target)
+        n = array_api_compat.size(pred)
+        E = pred - target
+        return xp.sum(E * E) / n, E * (2.0 / n)
+
+
+LOSSES = {cls.name: cls for cls in (BinaryCrossEntropy, CrossEntropy, MeanSquaredError)}
+
+
+def get(loss) -> Loss:
+    """A loss object by name (``"binary_crossentropy"``, ``"crossentropy"``, ``"mse"``), or ``loss``
+    itself when it is already one."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be a Loss or one of {sorted(LOSSES)}; got {loss!r}")
+    return LOSSES[loss]()
+
+
+def fuse(model, loss: Loss):
+    """The one place where an output activation and its loss are fused.
+
+    When ``model`` ends in ``Sigmoid`` and ``loss`` is binary cross-entropy on probabilities (or in
+    ``Softmax`` with cross-entropy), returns ``(model[:-1], same loss from logits)``: evaluating the
+    loss on the logits is exact, never takes ``log(0)``, and its gradient ``(p − y)/n`` replaces the
+    product of the loss gradient ``(p − y)/(p(1 − p))/n`` and the activation's ``p(1 − p)`` — a
+    product that is 0 · ∞ when the sigmoid saturates. Otherwise returns ``(model, loss)``.
+    """
+    if isinstance(model, Sequential) and model.layers and not getattr(loss, "from_logits", True):
+        last = model.layers[-1]
+        if isinstance(last, Sigmoid) and type(loss) is BinaryCrossEntropy:
+            return model[:-1], BinaryCrossEntropy(from_logits=True)
+        if isinstance(last, Softmax) and type(loss) is CrossEntropy:
+            return model[:-1], CrossEntropy(from_logits=True)
+    return model, loss
