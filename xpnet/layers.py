@@ -43,6 +43,10 @@ class Layer:
     def __call__(self, X):
         return self.forward(X)[0]
 
+    def config(self) -> dict:
+        """Constructor arguments that rebuild this layer's architecture (JSON-serialisable)."""
+        return {}
+
     def to(self, backend=None, dtype=None):
         """Move (and/or cast) the parameters to ``backend``; returns ``self``."""
         target = _backend.get(backend)
@@ -109,6 +113,9 @@ class Dense(Layer):
             return dZ @ W.T, grads
 
         return Z, backward
+
+    def config(self) -> dict:
+        return {"n_in": self.n_in, "n_out": self.n_out, "bias": "b" in self.params}
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out}{'' if 'b' in self.params else ', bias=False'})"
@@ -207,6 +214,9 @@ class LeakyReLU(Layer):
 
         return Y, backward
 
+    def config(self) -> dict:
+        return {"slope": self.slope}
+
     def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
 
@@ -285,6 +295,9 @@ class Dropout(Layer):
             return dY * M, {}
 
         return X * M, backward
+
+    def config(self) -> dict:
+        return {"rate": self.rate}
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate})"
@@ -407,6 +420,10 @@ class Sequential(Layer):
                 layer._assign({name: value})
             else:
                 layer.params[name] = value
+
+    def config(self) -> dict:
+        return {"layers": [{"type": type(layer).__name__, "config": layer.config()}
+                           for layer in self.layers]}
 
     def copy(self) -> Sequential:
         """An independent copy (parameters included)."""
