@@ -205,6 +205,8 @@ def _host_array(x, name: str) -> np.ndarray:
 
 def dtype_name(dtype) -> str:
     """``"float32"`` or ``"float64"`` for a name or any library's float dtype; else ``ValueError``."""
+    if isinstance(dtype, type):  # numpy scalar types: np.float32
+        dtype = np.dtype(dtype).name
     text = dtype if isinstance(dtype, str) else str(dtype).rpartition(".")[2]
     if text not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be one of {list(FLOAT_DTYPES)}, got {dtype!r}")

@@ -29,7 +29,7 @@ def _check_shapes(pred, target, name):
 
 
 def _safe_log(P, *, xp):
-    return xp.clip(xp.log(xp.clip(P, min=xp.finfo(P.dtype).tiny)), min=_LOG_FLOOR)
+    return xp.clip(xp.log(xp.clip(P, min=xp.finfo(P.dtype).smallest_normal)), min=_LOG_FLOOR)
 
 
 def _labels_found(values) -> str:
@@ -94,7 +94,7 @@ class BinaryCrossEntropy(Loss):
             return value, (sigmoid(pred, xp=xp) - target) / n
         P, Y = pred, target
         value = -xp.sum(Y * _safe_log(P, xp=xp) + (1.0 - Y) * _safe_log(1.0 - P, xp=xp)) / n
-        curvature = xp.clip(P * (1.0 - P), min=xp.finfo(P.dtype).tiny)
+        curvature = xp.clip(P * (1.0 - P), min=xp.finfo(P.dtype).smallest_normal)
         return value, (P - Y) / curvature / n
 
     def prepare_target(self, y, n_outputs):
@@ -145,7 +145,7 @@ class CrossEntropy(Loss):
         if self.from_logits:
             log_p = log_softmax(pred, xp=xp, axis=1)
             return -xp.sum(target * log_p) / m, (xp.exp(log_p) - target) / m
-        P = xp.clip(pred, min=xp.finfo(pred.dtype).tiny)
+        P = xp.clip(pred, min=xp.finfo(pred.dtype).smallest_normal)
         return -xp.sum(target * _safe_log(P, xp=xp)) / m, -target / P / m
 
     def prepare_target(self, y, n_outputs):

@@ -1,0 +1,151 @@
+"""Backend selection, conversion and seeded random numbers."""
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import backend as B
+
+
+def test_numpy_is_always_available_and_the_default():
+    assert B.available()[0] == "numpy"
+    assert B.get().name in B.available()
+    assert B.get("numpy").xp.__name__ == "array_api_compat.numpy"
+
+
+def test_auto_is_numpy_without_cuda(monkeypatch):
+    monkeypatch.setattr(B, "_importable", lambda name: name != "cupy")
+    assert B.get("auto").name == "numpy"
+    monkeypatch.setattr(B, "_importable", lambda name: True)
+    monkeypatch.setattr(B, "_backend", lambda name, device: name)  # no real CuPy to build
+    assert B.get("auto") == "cupy"
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "", "NumPy", 3])
+def test_unknown_backend_lists_what_is_available(name):
+    with pytest.raises(ValueError, match=r"backend must be 'auto' or one of .*available here: \["):
+        B.get(name)
+
+
+def test_unavailable_cupy_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(B, "_importable", lambda name: name != "cupy")
+    with pytest.raises(ValueError, match="'cupy' is not available here .*no CUDA device"):
+        B.get("cupy")
+
+
+def _clear_detection():
+    B._cuda_available.cache_clear()
+    B._importable.cache_clear()
+
+
+@pytest.mark.parametrize("stub", [None, "raises"])
+def test_cupy_without_a_gpu_is_simply_absent(monkeypatch, stub):
+    if stub == "raises":  # CuPy installed, no driver: import works, the device query raises
+        def no_device():
+            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+        stub = types.SimpleNamespace(cuda=types.SimpleNamespace(
+            runtime=types.SimpleNamespace(getDeviceCount=no_device)))
+    monkeypatch.setitem(sys.modules, "cupy", stub)  # None: "import cupy" raises ImportError
+    _clear_detection()
+    try:
+        assert "cupy" not in B.available()
+        assert B.get("auto").name == "numpy"
+    finally:
+        monkeypatch.undo()
+        _clear_detection()
+
+
+def test_use_is_scoped_and_set_default_is_global(backend):
+    before = B.get()
+    with B.use(backend) as inside:
+        assert inside == backend and B.get() == backend
+        assert xpnet.mlp([2, 1], seed=0).backend == backend
+    assert B.get() == before
+    try:
+        assert B.set_default(backend) == backend and B.get() == backend
+    finally:
+        B.set_default(before)
+
+
+def test_environment_variable_sets_the_initial_default():
+    code = "from xpnet import backend; print(backend.get().name)"
+    for value, expected in (("array_api_strict", "array_api_strict"), ("", "numpy")):
+        if expected not in B.available():
+            continue
+        out = subprocess.run([sys.executable, "-c", code], env={"XPNET_BACKEND": value},
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
+    bad = subprocess.run([sys.executable, "-c", code], env={"XPNET_BACKEND": "nope"},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "XPNET_BACKEND='nope'" in bad.stderr
+
+
+def test_asarray_casts_on_the_backend_device(backend):
+    X = backend.asarray([[1, 2], [3, 4]], "float32")
+    assert X.dtype == backend.xp.float32
+    assert B.of(X) == backend
+    np.testing.assert_array_equal(xpnet.to_numpy(X), [[1.0, 2.0], [3.0, 4.0]])
+    assert backend.asarray(X, "float32") is X  # already there: no copy
+
+
+def test_asarray_refuses_another_library(backend):
+    others = [n for n in ("array_api_strict", "torch") if n != backend.name and n in B.available()]
+    if not others:
+        pytest.skip("no second array library installed in this session")
+    foreign = B.get(others[0]).asarray([1.0, 2.0])
+    with pytest.raises(TypeError, match=rf"X is a .* array but the model is on the {backend.name} "
+                                        r"backend; .*model\.to\("):
+        backend.asarray(foreign, name="X")
+
+
+@pytest.mark.parametrize("bad", [["a", "b"], [[1.0], [2.0, 3.0]], np.array([object()])])
+def test_asarray_refuses_non_numbers(backend, bad):
+    with pytest.raises(ValueError, match="^X "):
+        backend.asarray(bad, name="X")
+
+
+def test_move_goes_through_the_host_between_libraries(backend):
+    source = B.get("numpy").asarray(np.arange(6.0).reshape(2, 3), "float64")
+    moved = backend.move(source, "float32")
+    assert B.of(moved) == backend and moved.dtype == backend.xp.float32
+    np.testing.assert_array_equal(xpnet.to_numpy(moved), np.arange(6.0).reshape(2, 3))
+
+
+def test_same_seed_same_random_numbers_everywhere(backend):
+    for dtype in ("float32", "float64"):
+        here = B.Random(3).normal((4, 5), 1.0, backend=backend, dtype=dtype)
+        there = B.Random(3).normal((4, 5), 1.0, backend=B.get("numpy"), dtype=dtype)
+        assert here.dtype == backend.dtype(dtype)
+        np.testing.assert_array_equal(xpnet.to_numpy(here), xpnet.to_numpy(there))
+    assert not np.array_equal(B.Random(3).permutation(50), B.Random(4).permutation(50))
+
+
+def test_random_state_round_trips():
+    random = B.Random(0)
+    state = random.state
+    first = random.permutation(10)
+    random.state = state
+    np.testing.assert_array_equal(random.permutation(10), first)
+
+
+def test_dtype_names():
+    assert B.dtype_name("float64") == "float64"
+    assert B.dtype_name(np.float32) == "float32"
+    with pytest.raises(ValueError, match=r"dtype must be one of \['float32', 'float64'\]"):
+        B.dtype_name("int8")
+
+
+def test_model_moves_between_backends(backend):
+    model = xpnet.mlp([3, 4, 2], seed=0, backend="numpy")
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    expected = xpnet.to_numpy(model(model.backend.asarray(X, "float32")))
+    assert model.to(backend) is model and model.backend == backend
+    assert all(B.of(p) == backend for p in model.params.values())
+    np.testing.assert_allclose(xpnet.to_numpy(model(backend.asarray(X, "float32"))), expected,
+                               rtol=1e-6)
+    model.to(dtype="float64")
+    assert model.dtype == "float64" and model.params["0.W"].dtype == backend.xp.float64

@@ -1,0 +1,157 @@
+"""Bad input at the engine's entry points: a clear error naming the argument, nothing changed."""
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet.layers import Dense, Dropout, LeakyReLU, Sequential
+
+
+def _params(model):
+    return {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+
+
+def _assert_unchanged(model, before):
+    after = _params(model)
+    assert list(after) == list(before)
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key])
+
+
+@pytest.mark.parametrize("sizes", [[2], [], [2, 0, 1], [2, -3], [2.0, 1], "21", 5, [True, 1]])
+def test_mlp_rejects_bad_sizes(sizes):
+    with pytest.raises(ValueError, match="sizes must be a list of at least two positive ints"):
+        xpnet.mlp(sizes)
+
+
+def test_mlp_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"activation must be one of \['identity', .*'sigmoid'"):
+        xpnet.mlp([2, 1], activation="sigmoidd")
+    with pytest.raises(ValueError, match=r"output must be one of .* or None; got 'logistic'"):
+        xpnet.mlp([2, 1], output="logistic")
+    with pytest.raises(ValueError, match=r"dtype must be one of \['float32', 'float64'\]"):
+        xpnet.mlp([2, 1], dtype="float16")
+    with pytest.raises(ValueError, match=r"backend must be 'auto' or one of"):
+        xpnet.mlp([2, 1], backend="jax")
+    with pytest.raises(ValueError, match=r"init must be a callable or one of"):
+        Dense(2, 1, init="uniform")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: LeakyReLU(float("nan")), "slope must be a finite number"),
+    (lambda: Dropout(1.0), r"rate must be a number in \[0, 1\)"),
+    (lambda: Dropout(-0.1), r"rate must be a number in \[0, 1\)"),
+    (lambda: Dense(0, 3), "n_in must be a positive int"),
+    (lambda: Sequential(Dense(2, 2), "relu"), "layer 1 must be an xpnet Layer"),
+])
+def test_layer_constructors_check_their_arguments(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_layers_on_different_dtypes_do_not_mix(backend):
+    with pytest.raises(ValueError, match="all parameters must share one backend and dtype"):
+        Sequential(Dense(2, 2, backend=backend, dtype="float32"),
+                   Dense(2, 1, backend=backend, dtype="float64"))
+
+
+def test_load_params_replaces_values(backend):
+    model = xpnet.mlp([2, 3, 1], seed=0, backend=backend)
+    new = {k: np.full(v.shape, 0.5) for k, v in _params(model).items()}
+    model.load_params(new)
+    assert all(np.all(v == 0.5) for v in _params(model).values())
+    assert model.params["0.W"].dtype == backend.xp.float32
+    new["0.W"][0, 0] = 7.0  # the model owns a copy
+    assert _params(model)["0.W"][0, 0] == 0.5
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda p: p.pop("2.b"), r"missing \['2.b'\]"),
+    (lambda p: p.update({"4.W": np.ones((1, 1))}), r"unexpected \['4.W'\]"),
+    (lambda p: p.update({"0.W": np.ones((3, 2))}), r"params\['0.W'\] has shape \(3, 2\), the model needs \(2, 3\)"),
+    (lambda p: p.update({"0.b": np.array([0.0, np.nan, 0.0])}), r"params\['0.b'\] holds NaN"),
+    (lambda p: p.update({"0.b": ["a", "b", "c"]}), r"params\['0.b'\] must hold numbers"),
+])
+def test_load_params_checks_everything_before_changing_anything(backend, change, match):
+    model = xpnet.mlp([2, 3, 1], seed=0, backend=backend)
+    before = _params(model)
+    new = {k: v + 1.0 for k, v in before.items()}
+    change(new)
+    with pytest.raises(ValueError, match=match):
+        model.load_params(new)
+    _assert_unchanged(model, before)
+
+
+def test_load_params_needs_a_mapping(backend):
+    with pytest.raises(TypeError, match="params must be a mapping"):
+        xpnet.mlp([2, 1], backend=backend).load_params([np.ones((2, 1))])
+
+
+X_GOOD = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+Y_GOOD = np.array([1, 1, 0])
+
+
+@pytest.mark.parametrize("X, y, loss, error, match", [
+    (np.array([[0.0, 1.0], [np.nan, 0.0], [1.0, 1.0]]), Y_GOOD, "binary_crossentropy",
+     ValueError, r"X\[1, 0\] is nan: X must hold finite numbers"),
+    (np.array([[0.0, 1.0], [1.0, np.inf], [1.0, 1.0]]), Y_GOOD, "binary_crossentropy",
+     ValueError, r"X\[1, 1\] is inf"),
+    (np.array([0.0, 1.0, 1.0]), Y_GOOD, "binary_crossentropy", ValueError,
+     r"X must be 2-D, \(m samples, n features\); got shape \(3,\)"),
+    (np.zeros((0, 2)), np.zeros(0), "binary_crossentropy", ValueError, "X is empty"),
+    ([["a", "b"]], [1], "binary_crossentropy", ValueError, "X must hold numbers"),
+    (np.ones((3, 3)), Y_GOOD, "binary_crossentropy", ValueError,
+     "X has 3 columns but the model takes 2 inputs"),
+    (X_GOOD, np.array([1, 0]), "binary_crossentropy", ValueError, "X has 3 samples but y has 2"),
+    (X_GOOD, np.array([1, 2, 0]), "binary_crossentropy", ValueError,
+     r"y holds labels \{0, 1, 2\} but binary cross-entropy needs 0/1 labels"),
+    (X_GOOD, np.array([-1, 1, 1]), "binary_crossentropy", ValueError, r"labels \{-1, 1\}"),
+    (X_GOOD, np.array([1.0, np.nan, 0.0]), "mse", ValueError, r"y\[1\] is nan"),
+    (X_GOOD, np.ones((3, 2)), "mse", ValueError, r"y must have shape \(m, 1\) or \(m,\)"),
+    (X_GOOD, np.ones((3, 1, 1)), "mse", ValueError, "y must be 1-D .* or 2-D"),
+    (X_GOOD, Y_GOOD, "hinge", ValueError, r"loss must be a Loss or one of \['binary_crossentropy'"),
+    (X_GOOD, Y_GOOD, "crossentropy", ValueError, "cross-entropy needs a model with k ≥ 2 outputs"),
+])
+def test_value_and_grad_rejects_bad_input(backend, X, y, loss, error, match):
+    model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+    before = _params(model)
+    with pytest.raises(error, match=match):
+        xpnet.value_and_grad(model, loss, X, y)
+    _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array([0, 3, 1]), r"y holds labels \{0, 1, 3\} but cross-entropy over 3 classes needs "
+                          r"integer labels in \[0, 3\)"),
+    (np.array([0.0, 1.5, 1.0]), r"labels \{0, 1, 1.5\}"),
+    (np.array([[1, 0, 0], [0, 2, 0], [0, 0, 1]]), "must be one-hot .* rows that sum to 1"),
+])
+def test_crossentropy_labels_are_checked(backend, y, match):
+    model = xpnet.mlp([2, 4, 3], "relu", "softmax", seed=0, backend=backend)
+    with pytest.raises(ValueError, match=match):
+        xpnet.value_and_grad(model, "crossentropy", X_GOOD, y)
+
+
+def test_crossentropy_accepts_labels_and_one_hot_alike(backend):
+    model = xpnet.mlp([2, 4, 3], "relu", "softmax", seed=0, backend=backend, dtype="float64")
+    labels = np.array([2, 0, 1])
+    v1, g1 = xpnet.value_and_grad(model, "crossentropy", X_GOOD, labels)
+    v2, g2 = xpnet.value_and_grad(model, "crossentropy", X_GOOD, np.eye(3)[labels])
+    v3, _ = xpnet.value_and_grad(model, "crossentropy", X_GOOD, labels.astype(float))
+    assert float(v1) == pytest.approx(float(v2), rel=1e-12) == float(v3)
+    for key in g1:
+        np.testing.assert_allclose(xpnet.to_numpy(g1[key]), xpnet.to_numpy(g2[key]), rtol=1e-12)
+
+
+def test_gradcheck_rejects_bad_eps(backend):
+    model = xpnet.mlp([2, 1], backend=backend)
+    with pytest.raises(ValueError, match=r"eps must be a float in \(0, 1\)"):
+        xpnet.gradcheck(model, "mse", X_GOOD, Y_GOOD, eps=0.0)
+
+
+def test_gradcheck_needs_float64():
+    strict = pytest.importorskip("array_api_strict")
+    del strict
+    model = xpnet.mlp([2, 1], backend=xpnet.backend.get("array_api_strict", "no_float64"))
+    with pytest.raises(ValueError, match="gradcheck needs float64"):
+        xpnet.gradcheck(model, "mse", X_GOOD, Y_GOOD)
