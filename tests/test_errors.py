@@ -68,7 +68,8 @@ def test_load_params_replaces_values(backend):
 @pytest.mark.parametrize("change, match", [
     (lambda p: p.pop("2.b"), r"missing \['2.b'\]"),
     (lambda p: p.update({"4.W": np.ones((1, 1))}), r"unexpected \['4.W'\]"),
-    (lambda p: p.update({"0.W": np.ones((3, 2))}), r"params\['0.W'\] has shape \(3, 2\), the model needs \(2, 3\)"),
+    (lambda p: p.update({"0.W": np.ones((3, 2))}),
+     r"params\['0.W'\] has shape \(3, 2\), the model needs \(2, 3\)"),
     (lambda p: p.update({"0.b": np.array([0.0, np.nan, 0.0])}), r"params\['0.b'\] holds NaN"),
     (lambda p: p.update({"0.b": ["a", "b", "c"]}), r"params\['0.b'\] must hold numbers"),
 ])

@@ -4,9 +4,10 @@ One implementation of every layer, loss and gradient, written against the Python
 standard, runs on NumPy (the default, CPU), CuPy (CUDA GPUs), PyTorch and array-api-strict.
 """
 
-from . import backend, init, losses
+from . import backend, datasets, init, losses, metrics, optim
 from .backend import to_numpy
 from .grad import gradcheck, value_and_grad
+from .io import load, load_checkpoint
 from .layers import (
     Dense,
     Dropout,
@@ -20,11 +21,22 @@ from .layers import (
     Tanh,
     mlp,
 )
+from .train import (
+    Callback,
+    CSVLogger,
+    DivergenceError,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    resume,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Dense", "Dropout", "Identity", "Layer", "LeakyReLU", "ReLU", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "backend", "gradcheck", "init", "losses", "mlp", "to_numpy",
-    "value_and_grad",
+    "CSVLogger", "Callback", "Dense", "DivergenceError", "Dropout", "EarlyStopping", "History",
+    "Identity", "Layer", "LearningRateScheduler", "LeakyReLU", "ModelCheckpoint", "ReLU",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "backend", "datasets", "gradcheck", "init", "load",
+    "load_checkpoint", "losses", "metrics", "mlp", "optim", "resume", "to_numpy", "value_and_grad",
 ]

@@ -156,7 +156,7 @@ class Backend:
             if dtype is not None and x.dtype != self.dtype(dtype):
                 x = xp.astype(x, self.dtype(dtype))
             return x
-        host = _host_array(x, name)
+        host = host_array(x, name)
         if dtype is not None:
             host = host.astype(dtype_name(dtype), copy=False)
         return xp.asarray(host, device=self.device)
@@ -186,15 +186,25 @@ def _library(x) -> str:
     return type(x).__module__.partition(".")[0]
 
 
-def _host_array(x, name: str) -> np.ndarray:
-    """User data (list, NumPy array, pandas object) as a numeric NumPy array, or a clear error."""
+def is_memmap(x) -> bool:
+    """True for a NumPy memmap: data that stays on the host and is streamed batch by batch."""
+    return isinstance(x, np.memmap)
+
+
+def host_array(x, name: str, *, numeric: bool = True) -> np.ndarray:
+    """User data (list, NumPy array, pandas object) as a NumPy array; ``numeric`` requires numbers.
+
+    Arrays of another array library are left to :meth:`Backend.asarray`'s checks.
+    """
+    if array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x):
+        return x
     if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):  # pandas DataFrame/Series
         x = x.to_numpy()
     try:
         host = np.asarray(x)
     except (ValueError, TypeError) as err:  # ragged lists, unconvertible objects
         raise ValueError(f"{name} could not be read as a numeric array: {err}") from None
-    if host.dtype.kind not in "biuf":
+    if numeric and host.dtype.kind not in "biuf":
         raise ValueError(
             f"{name} must hold numbers (int, float or bool); got dtype {host.dtype} "
             f"(first value {host.ravel()[0]!r})" if host.size else

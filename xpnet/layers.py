@@ -425,6 +425,78 @@ class Sequential(Layer):
         return {"layers": [{"type": type(layer).__name__, "config": layer.config()}
                            for layer in self.layers]}
 
+    # -- training, inference, files (implemented in train.py and io.py) --------------------------
+
+    def fit(self, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32,
+            validation_data=None, validation_split=0.0, shuffle=True, seed=None, callbacks=(),
+            metrics=("accuracy",), verbose=1, initial_epoch=0):
+        """Train on ``(X, y)`` with mini-batch gradient descent; returns a ``History``.
+
+        Parameters
+        ----------
+        X : array-like, shape (m, n_in)
+            NumPy array, list, pandas object or array of this model's backend; moved to the device
+            once. A NumPy memmap stays on the host and is streamed batch by batch.
+        y : array-like, shape (m,) or (m, n_out)
+            Targets: 0/1 labels (binary cross-entropy), integer labels or one-hot (cross-entropy).
+        loss : str or Loss
+        optimizer : str or Optimizer
+            ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` (defaults) or an instance (its state
+            carries over between calls).
+        epochs, batch_size
+            ``batch_size=None`` is full batch.
+        validation_data : (X_val, y_val), optional
+        validation_split : float
+            Hold out the last fraction of the rows (before shuffling).
+        shuffle, seed
+            Each epoch's permutation is drawn on the host from ``seed``: same seed, same batches on
+            every backend. ``seed`` may be an :class:`xpnet.backend.Random` to continue a stream.
+        callbacks : sequence of Callback
+        metrics : sequence of str or callable
+            Names from :mod:`xpnet.metrics`; logged per epoch (and ``"val_"`` + name).
+        verbose : 0, 1 or 2
+            0 silent; 1 a progress bar on a terminal, else a line per epoch; 2 a line per epoch.
+        initial_epoch : int
+            The epoch to start from (resuming).
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad arguments or data, before anything changes.
+        xpnet.DivergenceError
+            When the loss or a gradient becomes non-finite; the model keeps its last finite
+            parameters.
+        """
+        from .train import fit
+
+        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                   batch_size=batch_size, validation_data=validation_data,
+                   validation_split=validation_split, shuffle=shuffle, seed=seed,
+                   callbacks=callbacks, metrics=metrics, verbose=verbose,
+                   initial_epoch=initial_epoch)
+
+    def predict(self, X, batch_size=None):
+        """Outputs for ``X`` ``(m, n_in)`` on the model's backend, ``(m, n_out)``: probabilities
+        when the model ends in Sigmoid/Softmax."""
+        from .train import predict
+
+        return predict(self, X, batch_size)
+
+    def evaluate(self, X, y, *, loss=None, metrics=("accuracy",), batch_size=None) -> dict:
+        """``{"loss": float, metric: float, ...}`` on ``(X, y)`` (``loss`` defaults to the last
+        fit's)."""
+        from .train import evaluate
+
+        return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+
+    def save(self, path, *, optimizer=None, extra=None) -> None:
+        """Write the model (architecture as JSON, parameters as arrays; optionally an optimizer's
+        state) to exactly one file at ``path``, atomically. Never pickle."""
+        from .io import save
+
+        save(self, path, optimizer=optimizer, extra=extra)
+
+
     def copy(self) -> Sequential:
         """An independent copy (parameters included)."""
         return copy.deepcopy(self)
@@ -483,7 +555,7 @@ def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype
     random = _backend.Random(seed)
     init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"
     layers: list[Layer] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i:
             layers.append(ACTIVATIONS[activation]())
         layers.append(Dense(n_in, n_out, init=init, seed=random, backend=target, dtype=dtype))

@@ -1,0 +1,115 @@
+"""The ``xpnet`` command's main paths, and its one-line errors with exit status 2."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet.cli import main
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_train_with_no_arguments_is_the_question_network_on_two_moons(backend, in_tmp, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["train", "--backend", backend.name, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2 -> 5 -> 5 -> 1, sigmoid, sigmoid output, binary_crossentropy" in out
+    train_acc = float(out.split("train accuracy ")[1].split(",")[0])
+    val_acc = float(out.split("validation accuracy ")[1].split()[0])
+    assert train_acc >= 0.97 and val_acc >= 0.97
+    model = xpnet.load(in_tmp / "model.xpnet")
+    assert [layer.n_out for layer in model.layers if hasattr(layer, "n_out")] == [5, 5, 1]
+    png = (in_tmp / "training.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+
+
+def _write_csv(path, X, y, names=("x1", "x2", "x3"), target="label"):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow([*names, target])
+        writer.writerows([[*row, label] for row, label in zip(X, y, strict=True)])
+
+
+def test_train_and_predict_a_csv(backend, in_tmp, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * [1.0, 100.0, 0.01] + [0.0, 500.0, 0.0]  # unscaled on purpose
+    y = np.where(X[:, 0] + (X[:, 1] - 500) / 100 > 0, 7, 3)  # labels need not be 0/1
+    _write_csv(in_tmp / "data.csv", X, y)
+    args = ["train", "data.csv", "--target", "label", "--layers", "16,16", "--activation", "relu",
+            "--optimizer", "adam", "--lr", "0.01", "--epochs", "30", "--batch-size", "32",
+            "--backend", backend.name, "--seed", "0", "--out", "m.xpnet", "--plot", "", "--quiet"]
+    assert main(args) == 0
+    assert "validation accuracy" in capsys.readouterr().out
+    assert not (in_tmp / "training.png").exists()
+
+    _write_csv(in_tmp / "new.csv", X, y)
+    assert main(["predict", "m.xpnet", "new.csv", "--backend", backend.name]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[0] == ["prediction", "p(7)"] and len(rows) == 301
+    predicted = np.array([int(r[0]) for r in rows[1:]])
+    assert set(predicted) <= {3, 7} and (predicted == y).mean() > 0.95
+
+    with open(in_tmp / "features.csv", "w") as file:  # no target column, columns reordered
+        file.write("x3,x1,x2\n" + "".join(f"{c},{a},{b}\n" for a, b, c in X))
+    assert main(["predict", "m.xpnet", "features.csv", "--out", "p.csv"]) == 0
+    again = [int(r[0]) for r in list(csv.reader(open(in_tmp / "p.csv")))[1:]]
+    np.testing.assert_array_equal(again, predicted)
+
+
+def test_regression_and_multiclass_targets(in_tmp, capsys):
+    X, y = xpnet.datasets.spirals(n=150, n_classes=3, seed=0)
+    _write_csv(in_tmp / "three.csv", X, y, names=("a", "b"))
+    assert main(["train", "three.csv", "--epochs", "2", "--plot", "", "--quiet"]) == 0
+    assert "3, sigmoid, softmax output, crossentropy" in capsys.readouterr().out
+    _write_csv(in_tmp / "reg.csv", X, X[:, 0] * 0.5 + 0.25, names=("a", "b"))
+    assert main(["train", "reg.csv", "--epochs", "2", "--plot", "", "--quiet", "--out",
+                 "r.xpnet"]) == 0
+    out = capsys.readouterr().out
+    assert "linear output, mse" in out and "train r2 " in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "missing.csv"], "no such file: missing.csv"),
+    (["train", "--layers", "16,x"], "--layers must be comma-separated ints"),
+    (["train", "--epochs", "0"], "argument --epochs: must be an int >= 1"),
+    (["train", "--backend", "tpu", "--plot", ""], "backend must be 'auto' or one of"),
+    (["train", "--lr", "-1", "--plot", ""], "lr must be a finite number >= 0"),
+    (["train", "bad.csv", "--plot", ""], "bad.csv, line 3, column 'b': 'oops' is not a number"),
+    (["train", "bad.csv", "--target", "zz"], "target 'zz' is not a column"),
+    (["predict", "garbage.xpnet", "bad.csv"], "garbage.xpnet: not a valid zip archive"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: command"),
+])
+def test_bad_arguments_and_files_give_one_line_and_status_2(in_tmp, capsys, args, message):
+    (in_tmp / "bad.csv").write_text("a,b,y\n1,2,0\n3,oops,1\n")
+    (in_tmp / "garbage.xpnet").write_bytes(b"not a zip at all")
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xpnet: error: ") and message in lines[0]
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_info_lists_the_backends(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in xpnet.backend.NAMES:
+        assert name in out
+    assert "numpy             yes" in out
+
+
+def test_console_script_help_and_status():
+    done = subprocess.run([sys.executable, "-m", "xpnet.cli", "--help"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "train" in done.stdout and "predict" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "xpnet.cli", "train", "--epochs", "x"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1

@@ -1,0 +1,295 @@
+"""The fit loop: learning, batching, determinism, validation, callbacks, divergence, resume."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import datasets, optim
+
+
+def _moons(n=400, noise=0.15, seed=0):
+    return datasets.two_moons(n=n, noise=noise, seed=seed)
+
+
+def _params(model):
+    return {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+
+
+def test_question_network_with_adam_solves_xor(backend):
+    X, y = datasets.xor()
+    model = xpnet.mlp([2, 5, 5, 1], activation="sigmoid", output="sigmoid", seed=1, backend=backend)
+    history = model.fit(X, y, loss="binary_crossentropy", optimizer=optim.Adam(lr=0.05),
+                        epochs=400, batch_size=None, verbose=0)
+    assert history["accuracy"][-1] == 1.0
+    assert history["loss"][-1] < 0.05 < history["loss"][0]
+
+
+def test_question_network_with_adam_learns_noisy_two_moons(backend):
+    X, y = datasets.two_moons(n=1000, noise=0.15, seed=0)
+    X_test, y_test = datasets.two_moons(n=1000, noise=0.15, seed=1)
+    model = xpnet.mlp([2, 5, 5, 1], activation="sigmoid", output="sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", optimizer=optim.Adam(lr=0.02), epochs=100,
+              batch_size=32, seed=0, verbose=0)
+    assert model.evaluate(X_test, y_test)["accuracy"] >= 0.97
+
+
+def test_history_has_one_float_per_epoch_for_each_name(backend):
+    X, y = _moons()
+    model = xpnet.mlp([2, 8, 1], "tanh", "sigmoid", seed=0, backend=backend)
+    history = model.fit(X, y, loss="binary_crossentropy", epochs=3, validation_split=0.25,
+                        metrics=("accuracy", "f1"), verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "f1", "val_loss", "val_accuracy", "val_f1"}
+    assert all(len(v) == 3 and all(isinstance(x, float) for x in v)
+               for v in history.history.values())
+    assert history.epoch == [0, 1, 2] and model.history is history
+
+
+def test_epoch_loss_is_the_mean_over_samples(backend):
+    # lr = 0: parameters never move, so the epoch loss must equal evaluate()'s loss exactly
+    X, y = _moons(n=50)
+    model = xpnet.mlp([2, 4, 1], "relu", "sigmoid", seed=0, backend=backend, dtype="float64")
+    history = model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=0.0), epochs=1,
+                        batch_size=7, metrics=(), verbose=0)
+    expected = model.evaluate(X, y, metrics=())["loss"]
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_full_batch_fit_is_gradient_descent(backend):
+    X, y = _moons(n=64)
+    model = xpnet.mlp([2, 4, 1], "tanh", "sigmoid", seed=3, backend=backend, dtype="float64")
+    by_hand = model.copy()
+    model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=0.5), epochs=5,
+              batch_size=None, metrics=(), verbose=0)
+    for _ in range(5):
+        _, grads = xpnet.value_and_grad(by_hand, "binary_crossentropy", X, y)
+        for key, param in by_hand.params.items():
+            param -= 0.5 * grads[key]
+    for key, value in _params(model).items():
+        np.testing.assert_allclose(value, _params(by_hand)[key], rtol=1e-12)
+
+
+def test_same_seed_same_history_bit_for_bit(backend):
+    X, y = _moons()
+    runs = []
+    for _ in range(2):
+        model = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
+        model.layers.insert(2, xpnet.Dropout(0.2, seed=5))
+        runs.append(model.fit(X, y, loss="binary_crossentropy", epochs=4, batch_size=16, seed=9,
+                              verbose=0).history)
+    assert runs[0] == runs[1]
+    model = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
+    other = model.fit(X, y, loss="binary_crossentropy", epochs=4, batch_size=16, seed=10,
+                      verbose=0).history
+    assert other["loss"] != runs[0]["loss"]
+
+
+def test_shuffle_is_the_same_on_every_backend(backend):
+    X, y = _moons(n=100)
+    curves = []
+    for where in (backend, "numpy"):
+        model = xpnet.mlp([2, 6, 1], "tanh", "sigmoid", seed=0, backend=where, dtype="float64")
+        curves.append(model.fit(X, y, loss="binary_crossentropy", optimizer="sgd", epochs=5,
+                                batch_size=10, seed=4, verbose=0)["loss"])
+    np.testing.assert_allclose(curves[0], curves[1], rtol=1e-9)
+
+
+def test_multiclass_with_integer_labels_and_metrics(backend):
+    X, y = datasets.spirals(n=300, n_classes=3, noise=0.05, seed=0)
+    model = xpnet.mlp([2, 32, 32, 3], "relu", "softmax", seed=0, backend=backend)
+    history = model.fit(X, y, loss="crossentropy", optimizer=optim.Adam(lr=0.01), epochs=150,
+                        batch_size=64, seed=0, metrics=("accuracy", "f1"), verbose=0)
+    assert history["accuracy"][-1] > 0.9
+    P = model.predict(X)
+    assert tuple(P.shape) == (300, 3)
+    np.testing.assert_allclose(xpnet.to_numpy(P).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_predict_in_batches_equals_all_at_once(backend):
+    X, _ = _moons(n=103)
+    model = xpnet.mlp([2, 5, 1], "relu", "sigmoid", seed=0, backend=backend)
+    np.testing.assert_allclose(xpnet.to_numpy(model.predict(X, batch_size=10)),
+                               xpnet.to_numpy(model.predict(X)), rtol=1e-6)
+
+
+def test_memmap_data_is_streamed_and_gives_the_same_result(backend, tmp_path):
+    X, y = _moons(n=120)
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64,
+                                       shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+    results = []
+    for data in (X, mapped):
+        model = xpnet.mlp([2, 6, 1], "tanh", "sigmoid", seed=0, backend=backend, dtype="float64")
+        results.append(model.fit(data, y, loss="binary_crossentropy", epochs=3, batch_size=25,
+                                 seed=1, verbose=0).history)
+        results.append(xpnet.to_numpy(model.predict(data, batch_size=50)))
+    assert results[0] == results[2]
+    np.testing.assert_array_equal(results[1], results[3])
+
+
+def test_early_stopping_restores_the_best_weights(backend):
+    X, y = _moons(n=200)
+    model = xpnet.mlp([2, 16, 1], "relu", "sigmoid", seed=0, backend=backend, dtype="float64")
+    snapshots = []
+
+    class Record(xpnet.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(_params(self.model))
+
+    stop = xpnet.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    # a learning rate so high that the validation loss soon stops improving
+    history = model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=40.0),
+                        epochs=100, batch_size=None, validation_split=0.3,
+                        callbacks=[Record(), stop], verbose=0)
+    val = history["val_loss"]
+    best = int(np.argmin(val))
+    assert len(val) == best + 1 + 3 < 100  # stopped patience + 1 epochs after the best
+    assert stop.best_epoch == best
+    for key, value in _params(model).items():
+        np.testing.assert_array_equal(value, snapshots[best][key])
+
+
+def test_early_stopping_names_a_monitor_that_is_not_measured(backend):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    with pytest.raises(ValueError, match=r"monitor='val_loss' is not measured; available: "
+                                         r"\['accuracy', 'loss'\]"):
+        model.fit(X, y, loss="binary_crossentropy", epochs=2,
+                  callbacks=[xpnet.EarlyStopping()], verbose=0)
+
+
+def test_learning_rate_scheduler_and_csv_logger(backend, tmp_path):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    opt = optim.SGD(lr=0.8)
+    path = tmp_path / "log.csv"
+    model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=5, verbose=0,
+              callbacks=[xpnet.LearningRateScheduler(optim.StepLR(2, gamma=0.5)),
+                         xpnet.CSVLogger(path)])
+    rows = list(csv.DictReader(path.open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert [float(r["lr"]) for r in rows] == [0.8, 0.8, 0.4, 0.4, 0.2]
+    assert opt.lr == 0.2 and math.isfinite(float(rows[-1]["loss"]))
+
+
+def test_reduce_on_plateau_through_the_scheduler(backend):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    opt = optim.SGD(lr=0.0)  # nothing improves: the plateau is immediate
+    plateau = optim.ReduceLROnPlateau(factor=0.5, patience=1, min_delta=0.0)
+    opt.lr = 1e-30  # effectively frozen yet positive so the reductions are visible
+    history = model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=6, verbose=0,
+                        callbacks=[xpnet.LearningRateScheduler(plateau, monitor="loss")])
+    assert history["lr"][0] == 1e-30 and history["lr"][-1] < 1e-30
+
+
+def _diverging(backend):
+    X, y = _moons(n=64)
+    X = X * 1e6  # unscaled inputs
+    model = xpnet.mlp([2, 8, 1], "relu", "identity", seed=0, backend=backend)
+    return model, X, y
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_divergence_keeps_the_last_finite_parameters(backend):
+    model, X, y = _diverging(backend)
+    seen = []
+
+    class Record(xpnet.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(_params(self.model))
+
+    with pytest.raises(xpnet.DivergenceError, match=r"training diverged at epoch \d+, step \d+: "
+                                                    r"non-finite .*likely cause") as info:
+        model.fit(X, y, loss="mse", optimizer=optim.SGD(lr=10.0), epochs=50, batch_size=8,
+                  callbacks=[Record()], verbose=0)
+    error = info.value
+    assert isinstance(error, FloatingPointError)
+    assert error.epoch == len(seen)  # the epochs before it completed, and were logged
+    assert "standardise X" in str(error)
+    assert all(np.isfinite(v).all() for v in _params(model).values())
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_divergence_replay_is_exact(backend):
+    # fit for the epochs that completed, then compare with an uninterrupted run stopped there
+    model, X, y = _diverging(backend)
+    with pytest.raises(xpnet.DivergenceError) as info:
+        model.fit(X, y, loss="mse", optimizer=optim.SGD(lr=10.0), epochs=50, batch_size=8,
+                  seed=0, metrics=(), verbose=0)
+    epoch, step = info.value.epoch, info.value.step
+    manual, X2, _ = _diverging(backend)
+    opt = optim.SGD(lr=10.0)
+    random = xpnet.backend.Random(0)
+    for e in range(epoch + 1):
+        perm = random.permutation(len(X2))
+        for s, start in enumerate(range(0, len(X2), 8)):
+            if (e, s) == (epoch, step):
+                break
+            rows = perm[start:start + 8]
+            _, grads = xpnet.value_and_grad(manual, "mse", X2[rows], y[rows])
+            opt.step(manual.params, grads)
+    for key, value in _params(model).items():
+        np.testing.assert_array_equal(value, _params(manual)[key])
+
+
+def test_checkpoint_and_resume_reproduce_the_uninterrupted_run(backend, tmp_path):
+    X, y = _moons(n=120)
+    def build():
+        model = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
+        model.layers.insert(2, xpnet.Dropout(0.25, seed=3))
+        return model
+
+    options = dict(loss="binary_crossentropy", batch_size=16, validation_split=0.2, verbose=0)
+    full = build()
+    full_history = full.fit(X, y, optimizer=optim.Adam(lr=0.01), epochs=6, seed=1, **options)
+
+    first = build()
+    path = tmp_path / "ckpt-{epoch}.xpnet"
+    first.fit(X, y, optimizer=optim.Adam(lr=0.01), epochs=3, seed=1,
+              callbacks=[xpnet.ModelCheckpoint(path, save_best_only=False)], **options)
+    options.pop("loss")
+    resumed, history = xpnet.resume(tmp_path / "ckpt-3.xpnet", X, y, epochs=6,
+                                    backend=backend, **options)
+    exact = backend.name == "numpy"
+    for key, values in full_history.history.items():
+        if exact:
+            assert history[key] == values, key
+        else:
+            np.testing.assert_allclose(history[key], values, rtol=1e-5)
+    for key, value in _params(full).items():
+        np.testing.assert_allclose(_params(resumed)[key], value, rtol=0 if exact else 1e-5)
+
+
+def test_progress_is_one_line_per_epoch_off_a_terminal(backend, capsys):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", epochs=3, verbose=1)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("epoch 1/3 - loss ")
+    assert "accuracy" in lines[-1]
+    model.fit(X, y, loss="binary_crossentropy", epochs=3, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_progress_bar_on_a_terminal(backend, capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", epochs=3, verbose=1)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=" in err and "epoch" in err
+
+
+def test_save_load_round_trip_of_a_fitted_model(backend, tmp_path):
+    X, y = _moons(n=60)
+    model = xpnet.mlp([2, 5, 1], "tanh", "sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", epochs=2, verbose=0)
+    model.save(tmp_path / "m.xpnet")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.xpnet"]
+    again = xpnet.load(tmp_path / "m.xpnet", backend=backend)
+    np.testing.assert_array_equal(xpnet.to_numpy(again.predict(X)), xpnet.to_numpy(model.predict(X)))

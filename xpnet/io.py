@@ -1,0 +1,496 @@
+"""Saving and loading models: one zip file of JSON and ``.npy`` arrays, never pickle.
+
+A model file is a zip archive holding
+
+* ``xpnet.json``: the format name (``"xpnet"``) and version (1), the xpnet version that wrote
+  it, the float ``dtype``, the ``architecture`` (``{"type": "Sequential", "config": {"layers":
+  [...]}}``, each layer ``{"type": name, "config": {...}}``), ``params`` mapping each parameter
+  key (``"0.W"``, ...) to an array reference, and optionally ``optimizer`` (the optimizer's
+  ``state_dict()``) and ``extra`` (anything JSON-serialisable: epoch, RNG state, history).
+* one ``.npy`` member per array (``params/0.W.npy``, ``optimizer/3.npy``, ``extra/5.npy``),
+  written with ``allow_pickle=False``. An array reference is
+  ``{"__ndarray__": member, "shape": [...], "dtype": name}``.
+
+Writing is atomic: a temporary file in the target's directory is written, flushed, synced and
+renamed over ``path``, so a failed save leaves any earlier file untouched. Loading rebuilds layers
+only from the fixed registry :data:`LAYERS` (nothing named in a file is imported or evaluated),
+checks every name, shape, dtype and size against the architecture and against caps before
+allocating, and turns every defect of the file into a ``ValueError`` naming the file.
+
+>>> xpnet.io.save(model, "model.xpnet")                              # doctest: +SKIP
+>>> model = xpnet.io.load("model.xpnet", backend="torch")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import reprlib
+import stat
+import tempfile
+import zipfile
+
+import array_api_compat
+import numpy as np
+
+from . import backend as _backend
+from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "LAYERS", "load", "load_checkpoint", "save"]
+
+FORMAT = "xpnet"
+FORMAT_VERSION = 1
+META = "xpnet.json"
+MAX_ARRAY_BYTES = 2 * 1024**3  # all arrays together, uncompressed
+MAX_DIM = 2**31
+MAX_META_BYTES = 64 * 1024**2
+_NPY_HEADER_BYTES = 65536  # slack allowed for each .npy member's header
+_REF = "__ndarray__"
+
+#: The only layer classes a file can name, with the config keys each constructor takes.
+LAYERS = {
+    "Dense": (Dense, {"n_in", "n_out", "bias"}),
+    "Sigmoid": (Sigmoid, set()),
+    "Tanh": (Tanh, set()),
+    "ReLU": (ReLU, set()),
+    "LeakyReLU": (LeakyReLU, {"slope"}),
+    "Softmax": (Softmax, set()),
+    "Identity": (Identity, set()),
+    "Dropout": (Dropout, {"rate"}),
+    "Sequential": (Sequential, {"layers"}),
+}
+_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float16", "float32", "float64"}
+_REQUIRED = {"format", "format_version", "xpnet_version", "dtype", "architecture", "params"}
+_OPTIONAL = {"optimizer", "extra"}
+
+
+class _Invalid(ValueError):
+    """A defect of the file being read (the caller adds the file name)."""
+
+
+# -- save ---------------------------------------------------------------------------------------
+
+def save(model, path, *, optimizer=None, extra=None) -> None:
+    """Write ``model`` (and optionally optimizer state and ``extra``) to one file at ``path``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built only from xpnet's layers (see :data:`LAYERS`); its parameters must be finite.
+    path : str or os.PathLike
+        The file to write, exactly as given (no suffix is added); replaced atomically.
+    optimizer : object with ``state_dict()``, dict or None
+        Optimizer state ``{"name": str, "hyper": {...}, "step": int, "slots": {slot: {key:
+        array}}}``; slot keys must be parameter keys of ``model``, with the parameter's shape.
+    extra : dict or None
+        Anything else for a checkpoint (epoch, RNG state, history): JSON values and arrays.
+
+    Raises
+    ------
+    TypeError
+        A layer that is not one of xpnet's, or state that is neither JSON nor arrays.
+    ValueError
+        Non-finite parameters or optimizer state, inconsistent optimizer slots, or more than
+        :data:`MAX_ARRAY_BYTES` of arrays. Nothing is written then.
+    """
+    from . import __version__
+
+    if type(model) is not Sequential:
+        raise TypeError(f"save takes an xpnet.Sequential, got {type(model).__qualname__} "
+                        "(wrap layers in xpnet.Sequential)")
+    architecture = _architecture(model, ())
+    arrays: dict[str, np.ndarray] = {}
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "xpnet_version": __version__,
+            "dtype": model.dtype, "architecture": architecture}
+    meta["params"] = {key: _store(arrays, value, f"params/{key}.npy", f"parameter {key!r}",
+                                  finite=True, dtype=model.dtype)
+                      for key, value in model.params.items()}
+    if optimizer is not None:
+        state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
+        meta["optimizer"] = _encode(state, "optimizer state", lambda value, where: _store(
+            arrays, value, f"optimizer/{len(arrays)}.npy", where, finite=True))
+        try:
+            _check_optimizer(meta["optimizer"], {k: r["shape"] for k, r in meta["params"].items()})
+        except _Invalid as err:
+            raise ValueError(f"cannot save: {err}") from None
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
+        meta["extra"] = _encode(extra, "extra", lambda value, where: _store(
+            arrays, value, f"extra/{len(arrays)}.npy", where, finite=False))
+    total = sum(a.nbytes for a in arrays.values())
+    if total > MAX_ARRAY_BYTES:
+        raise ValueError(f"cannot save {total} bytes of arrays: the format holds at most "
+                         f"{MAX_ARRAY_BYTES}")
+    _write_atomic(path, json.dumps(meta, indent=1).encode("utf-8"), arrays)
+
+
+def _architecture(layer, path: tuple) -> dict:
+    """``{"type": ..., "config": ...}`` for a registry layer; ``TypeError`` for any other."""
+    kind = type(layer).__name__
+    cls, keys = LAYERS.get(kind, (None, set()))
+    if type(layer) is not cls:
+        raise TypeError(f"cannot save layer {'.'.join(map(str, path))}: "
+                        f"{type(layer).__qualname__} is not one of xpnet's layers "
+                        f"{sorted(LAYERS)}, the only ones a model file can name")
+    if kind == "Sequential":
+        return {"type": kind, "config": {"layers": [
+            _architecture(child, (*path, i)) for i, child in enumerate(layer.layers)]}}
+    config = layer.config()
+    if not set(config) <= keys:  # layers.py grew a constructor argument this module cannot load
+        raise TypeError(f"cannot save {kind}: config keys {sorted(set(config) - keys)} are not "
+                        "supported by xpnet.io")
+    return {"type": kind, "config": config}
+
+
+def _store(arrays: dict, value, member: str, where: str, *, finite: bool, dtype=None) -> dict:
+    """Copy ``value`` to the host under ``member``; return its reference for the JSON."""
+    host = _backend.to_numpy(value)
+    host = np.asarray(host, dtype=host.dtype.newbyteorder("="))
+    allowed = _DTYPES if dtype is None else {dtype}
+    if host.dtype.name not in allowed:
+        raise TypeError(f"{where}: arrays must have a dtype in {sorted(allowed)}, got {host.dtype}")
+    if finite and host.dtype.kind == "f" and not np.isfinite(host).all():
+        raise ValueError(f"{where} holds NaN or infinite values; the file could not be loaded")
+    arrays[member] = host
+    return {_REF: member, "shape": list(host.shape), "dtype": host.dtype.name}
+
+
+def _encode(value, where: str, store):
+    """``value`` as JSON values, each array replaced by ``store(array, where)``."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or key == _REF:
+                raise TypeError(f"{where}: keys must be strings other than {_REF!r}, got {key!r}")
+            out[key] = _encode(item, f"{where}[{key!r}]", store)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_encode(item, f"{where}[{i}]", store) for i, item in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    if array_api_compat.is_array_api_obj(value):
+        return store(value, where)
+    raise TypeError(f"{where}: cannot save a {type(value).__name__}; use dicts, lists, str, int, "
+                    "float, bool, None or arrays")
+
+
+def _write_atomic(path, meta: bytes, arrays: dict) -> None:
+    """Write the archive to a temporary file beside ``path``, sync it, rename it onto ``path``."""
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    mode = _file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            with zipfile.ZipFile(file, "w") as archive:
+                archive.writestr(_info(META, zipfile.ZIP_DEFLATED), meta)
+                for member, host in arrays.items():
+                    with archive.open(_info(member, zipfile.ZIP_STORED), "w",
+                                      force_zip64=True) as f:
+                        np.lib.format.write_array(f, host, allow_pickle=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # make the rename durable (POSIX only)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _info(member: str, compression: int) -> zipfile.ZipInfo:
+    """A member with a fixed timestamp, so the same model always gives the same bytes."""
+    info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = compression
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _file_mode(path: str) -> int:
+    """The permissions of the file being replaced, else those a plain ``open`` would give."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+def load(path, backend=None) -> Sequential:
+    """The model saved at ``path``, on ``backend`` (``None``: the current default backend).
+
+    A file saved from any backend loads on any other; parameters keep their saved dtype.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is truncated, corrupt, not an xpnet model file, of an unsupported format version,
+        inconsistent with its architecture, too large, or carries a pickle; the message names the
+        file and the defect. Nothing in the file is ever executed.
+    """
+    return load_checkpoint(path, backend)[0]
+
+
+def load_checkpoint(path, backend=None) -> tuple:
+    """``(model, optimizer_state, extra)`` saved at ``path`` (see :func:`save` and :func:`load`).
+
+    ``optimizer_state`` is the saved ``state_dict()`` with its arrays on ``backend`` (``None`` when
+    no optimizer was saved); ``extra`` is the saved dict with its arrays as NumPy arrays (or
+    ``None``). Errors are those of :func:`load`.
+    """
+    target = _backend.get(backend)
+    name = os.fspath(path)
+    with open(path, "rb") as file:  # FileNotFoundError stays itself
+        try:
+            meta, arrays = _read(file)
+        except _Invalid as err:
+            raise ValueError(f"{name}: {err}") from None
+        except zipfile.BadZipFile as err:
+            raise ValueError(f"{name}: not a valid zip archive: truncated, damaged or not an "
+                             f"xpnet model file ({err})") from None
+        except Exception as err:  # any other defect of the bytes: never let it escape as such
+            raise ValueError(f"{name}: corrupt xpnet model file ({type(err).__name__}: {err})") \
+                from err
+    try:
+        model = _model(meta, arrays, target)
+    except _Invalid as err:
+        raise ValueError(f"{name}: {err}") from None
+    optimizer = None if meta.get("optimizer") is None else _walk(
+        meta["optimizer"], "optimizer", lambda ref, where: target.asarray(arrays[ref[_REF]]))
+    extra = None if meta.get("extra") is None else _walk(
+        meta["extra"], "extra", lambda ref, where: arrays[ref[_REF]])
+    return model, optimizer, extra
+
+
+def _read(file) -> tuple[dict, dict]:
+    """The checked ``xpnet.json`` and every array it references (NumPy, checked)."""
+    with zipfile.ZipFile(file) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        if len(infos) != len(archive.infolist()):
+            raise _Invalid("the archive has duplicate member names")
+        if META not in infos:
+            raise _Invalid(f"not an xpnet model file (no {META} in the archive)")
+        if infos[META].file_size > MAX_META_BYTES:
+            raise _Invalid(f"{META} is larger than {MAX_META_BYTES} bytes")
+        with archive.open(META) as f:
+            raw = f.read(MAX_META_BYTES + 1)
+        if len(raw) > MAX_META_BYTES:
+            raise _Invalid(f"{META} is larger than {MAX_META_BYTES} bytes")
+        try:
+            meta = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise _Invalid(f"{META} is not valid JSON: {err}") from None
+        refs = _check_meta(meta)
+        missing = sorted(set(refs) - set(infos))
+        unexpected = sorted(set(infos) - set(refs) - {META})
+        if missing or unexpected:
+            raise _Invalid(f"the archive's arrays do not match {META}: missing {missing}, "
+                           f"unexpected {unexpected}")
+        for member, (shape, dtype, _) in refs.items():
+            if infos[member].file_size > _nbytes(shape, dtype) + _NPY_HEADER_BYTES:
+                raise _Invalid(f"{member} is larger than a {dtype.name} array of shape {shape}")
+        return meta, {member: _read_npy(archive, member, *ref) for member, ref in refs.items()}
+
+
+def _check_meta(meta) -> dict:
+    """Check the JSON's schema; return ``{member: (shape, dtype, must_be_finite)}``."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _Invalid(f"not an xpnet model file ({META} does not name the format {FORMAT!r})")
+    version = meta["format_version"] if "format_version" in meta else None
+    if type(version) is not int:
+        raise _Invalid(f"format_version must be an int, got {reprlib.repr(version)}")
+    if version != FORMAT_VERSION:
+        hint = "; upgrade xpnet" if version > FORMAT_VERSION else ""
+        raise _Invalid(f"unsupported format version {version}: this xpnet reads version "
+                       f"{FORMAT_VERSION}{hint}")
+    missing, unknown = sorted(_REQUIRED - set(meta)), sorted(set(meta) - _REQUIRED - _OPTIONAL)
+    if missing or unknown:
+        raise _Invalid(f"{META}: missing keys {missing}, unknown keys {unknown}")
+    if not isinstance(meta["xpnet_version"], str):
+        raise _Invalid("xpnet_version must be a string")
+    dtype = meta["dtype"]
+    if dtype not in _backend.FLOAT_DTYPES:
+        raise _Invalid(f"dtype must be one of {list(_backend.FLOAT_DTYPES)}, "
+                       f"got {reprlib.repr(dtype)}")
+    if not isinstance(meta["params"], dict):
+        raise _Invalid("params must map parameter keys to arrays")
+    for key in ("optimizer", "extra"):
+        if not isinstance(meta.get(key), (dict, type(None))):
+            raise _Invalid(f"{key} must be an object or null")
+    refs: dict = {}
+    for key, ref in meta["params"].items():
+        _check_ref(ref, f"parameter {key!r}", refs, finite=True, dtype=dtype)
+    if meta.get("optimizer") is not None:
+        _walk(meta["optimizer"], "optimizer", lambda r, w: _check_ref(r, w, refs, finite=True))
+        _check_optimizer(meta["optimizer"], {k: r["shape"] for k, r in meta["params"].items()})
+    _walk(meta.get("extra"), "extra", lambda r, w: _check_ref(r, w, refs, finite=False))
+    total = sum(_nbytes(shape, dt) for shape, dt, _ in refs.values())
+    if total > MAX_ARRAY_BYTES:
+        raise _Invalid(f"the arrays declare {total} bytes, more than the limit {MAX_ARRAY_BYTES}")
+    return refs
+
+
+def _check_ref(ref, where: str, refs: dict, *, finite: bool, dtype=None) -> dict:
+    """Check one array reference and record it in ``refs``."""
+    if not isinstance(ref, dict) or set(ref) != {_REF, "shape", "dtype"}:
+        raise _Invalid(f"{where} must be an array reference {{{_REF!r}: member, 'shape': [...], "
+                       f"'dtype': name}}, got {reprlib.repr(ref)}")
+    member, shape, name = ref[_REF], ref["shape"], ref["dtype"]
+    if not isinstance(member, str) or member == META or member in refs:
+        raise _Invalid(f"{where}: invalid or repeated member name {reprlib.repr(member)}")
+    if not isinstance(shape, list) or len(shape) > 32 or not all(
+            type(n) is int and 0 <= n <= MAX_DIM for n in shape):
+        raise _Invalid(f"{where}: shape must be a list of at most 32 ints in [0, 2**31], "
+                       f"got {reprlib.repr(shape)}")
+    allowed = _DTYPES if dtype is None else {dtype}
+    if not isinstance(name, str) or name not in allowed:
+        raise _Invalid(f"{where}: dtype must be one of {sorted(allowed)}, got {reprlib.repr(name)}")
+    refs[member] = (tuple(shape), np.dtype(name), finite)
+    return ref
+
+
+def _check_optimizer(state, shapes: dict) -> None:
+    """The documented parts of an optimizer state: a name, a step, slots keyed like the params."""
+    if not isinstance(state, dict) or not isinstance(state.get("name"), str):
+        raise _Invalid("optimizer state must be a dict with a 'name' string")
+    step = state.get("step", 0)
+    if type(step) is not int or step < 0:
+        raise _Invalid(f"optimizer state: step must be a non-negative int, got {step!r}")
+    slots = state.get("slots", {})
+    if not isinstance(slots, dict) or not all(isinstance(s, dict) for s in slots.values()):
+        raise _Invalid("optimizer state: slots must map slot names to {parameter key: array}")
+    for slot, entries in slots.items():
+        for key, ref in entries.items():
+            if key not in shapes:
+                raise _Invalid(f"optimizer slot {slot!r} has an entry for {key!r}, which is not "
+                               f"a parameter of the model {sorted(shapes)}")
+            if not (isinstance(ref, dict) and _REF in ref) or ref["shape"] != shapes[key]:
+                raise _Invalid(f"optimizer slot {slot!r}[{key!r}] must be an array of shape "
+                               f"{tuple(shapes[key])}, like the parameter")
+
+
+def _walk(tree, where: str, on_ref):
+    """``tree`` (JSON values) with every array reference replaced by ``on_ref(ref, where)``."""
+    if isinstance(tree, dict):
+        if _REF in tree:
+            return on_ref(tree, where)
+        return {key: _walk(item, f"{where}[{key!r}]", on_ref) for key, item in tree.items()}
+    if isinstance(tree, list):
+        return [_walk(item, f"{where}[{i}]", on_ref) for i, item in enumerate(tree)]
+    return tree
+
+
+def _nbytes(shape: tuple, dtype: np.dtype) -> int:
+    n = dtype.itemsize
+    for d in shape:
+        n *= d
+    return n
+
+
+def _read_npy(archive, member: str, shape: tuple, dtype: np.dtype, finite: bool) -> np.ndarray:
+    """One ``.npy`` member, its header checked against the JSON before any data is read."""
+    fmt = np.lib.format
+    try:
+        with archive.open(member) as f:
+            version = fmt.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise _Invalid(f"{member}: unsupported .npy version {version}")
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) \
+                else fmt.read_array_header_2_0
+            got_shape, _, got_dtype = read_header(f)
+            if got_dtype != dtype or got_shape != shape:
+                raise _Invalid(f"{member} holds a {got_dtype} array of shape {got_shape}, but "
+                               f"{META} declares {dtype.name} {shape}")
+            f.seek(0)
+            array = fmt.read_array(f, allow_pickle=False)
+            if f.read(1):
+                raise _Invalid(f"{member} has bytes after its array")
+    except _Invalid:
+        raise
+    except Exception as err:
+        raise _Invalid(f"{member} is not a valid .npy array ({type(err).__name__}: {err})") \
+            from None
+    if finite and dtype.kind == "f" and not np.isfinite(array).all():
+        raise _Invalid(f"{member} holds NaN or infinite values")
+    return array
+
+
+def _model(meta: dict, arrays: dict, target) -> Sequential:
+    """Rebuild the architecture on ``target`` and load the checked parameters into it."""
+    spec, dtype = meta["architecture"], meta["dtype"]
+    declared = {key: tuple(ref["shape"]) for key, ref in meta["params"].items()}
+    if not isinstance(spec, dict) or spec.get("type") != "Sequential":
+        raise _Invalid("the architecture must be {'type': 'Sequential', 'config': {...}}")
+    model = _build(spec, (), declared, target, dtype)
+    have = model.params
+    if set(have) != set(declared):
+        raise _Invalid(f"parameters do not match the architecture: {META} lists "
+                       f"{sorted(declared)}, the architecture has {sorted(have)}")
+    model.to(target, dtype)
+    try:
+        model.load_params({key: arrays[ref[_REF]] for key, ref in meta["params"].items()})
+    except ValueError as err:
+        raise _Invalid(str(err)) from None
+    return model
+
+
+def _build(spec, path: tuple, declared: dict, target, dtype: str):
+    """The layer ``spec`` describes, built only from :data:`LAYERS`."""
+    where = f"layer {'.'.join(map(str, path))}" if path else "the model"
+    if len(path) > 32:
+        raise _Invalid(f"{where}: Sequential layers are nested more than 32 deep")
+    if not isinstance(spec, dict) or set(spec) != {"type", "config"} \
+            or not isinstance(spec["config"], dict):
+        raise _Invalid(f"{where}: expected {{'type': name, 'config': {{...}}}}, "
+                       f"got {reprlib.repr(spec)}")
+    kind, config = spec["type"], spec["config"]
+    if not isinstance(kind, str) or kind not in LAYERS:
+        raise _Invalid(f"{where}: unknown layer type {reprlib.repr(kind)}; a model file can "
+                       f"name only {sorted(LAYERS)}")
+    cls, keys = LAYERS[kind]
+    if not set(config) <= keys:
+        raise _Invalid(f"{where} ({kind}): unknown config keys {sorted(set(config) - keys)}; "
+                       f"expected {sorted(keys)}")
+    if kind == "Sequential":
+        if not isinstance(config.get("layers"), list):
+            raise _Invalid(f"{where} (Sequential): config must have a list 'layers'")
+        return Sequential(*(_build(child, (*path, i), declared, target, dtype)
+                            for i, child in enumerate(config["layers"])))
+    kwargs = dict(config)
+    if kind == "Dense":
+        _check_dense(config, "".join(f"{i}." for i in path), declared, where)
+        kwargs.update(init="zeros", backend=target, dtype=dtype)  # no random draws
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise _Invalid(f"{where} ({kind}): {err}") from None
+
+
+def _check_dense(config: dict, prefix: str, declared: dict, where: str) -> None:
+    """Compare a Dense layer's parameter shapes with the file's before allocating them."""
+    n_in, n_out, bias = config.get("n_in"), config.get("n_out"), config.get("bias", True)
+    if not isinstance(bias, bool):
+        raise _Invalid(f"{where} (Dense): bias must be true or false, got {reprlib.repr(bias)}")
+    if not all(type(n) is int and n >= 1 for n in (n_in, n_out)):
+        return  # Dense() itself rejects these before allocating, with its own message
+    needed = {prefix + "W": (n_in, n_out)} | ({prefix + "b": (n_out,)} if bias else {})
+    for key, shape in needed.items():
+        if declared.get(key) != shape:
+            found = f"shape {declared[key]}" if key in declared else "no such parameter"
+            raise _Invalid(f"{where} is Dense({n_in}, {n_out}) and needs parameter {key!r} of "
+                           f"shape {shape}; the file has {found}")
