@@ -156,3 +156,99 @@ def test_gradcheck_needs_float64():
     model = xpnet.mlp([2, 1], backend=xpnet.backend.get("array_api_strict", "no_float64"))
     with pytest.raises(ValueError, match="gradcheck needs float64"):
         xpnet.gradcheck(model, "mse", X_GOOD, Y_GOOD)
+
+
+# -- the same table at every data entry point: fit, predict, evaluate ------------------------------
+
+def _fit(model, X, y):
+    model.fit(X, y, loss="binary_crossentropy", epochs=1, verbose=0)
+
+
+def _evaluate(model, X, y):
+    model.evaluate(X, y, loss="binary_crossentropy")
+
+
+def _predict(model, X, y):
+    model.predict(X)
+
+
+ENTRY_POINTS = {"fit": _fit, "evaluate": _evaluate, "predict": _predict,
+                "value_and_grad": lambda m, X, y: xpnet.value_and_grad(m, "binary_crossentropy", X, y)}
+BAD_X = [
+    (np.array([[0.0, 1.0], [np.nan, 0.0], [1.0, 1.0]]), r"X\[1, 0\] is nan"),
+    (np.array([[0.0, 1.0], [1.0, -np.inf], [1.0, 1.0]]), r"X\[1, 1\] is -inf"),
+    (np.array([0.0, 1.0, 1.0]), "X must be 2-D"),
+    (np.zeros((0, 2)), "X is empty"),
+    ([["a", "b"], ["c", "d"], ["e", "f"]], "X must hold numbers"),
+    (np.ones((3, 5)), "X has 5 columns but the model takes 2 inputs"),
+]
+BAD_Y = [
+    (np.array([1, 0]), "X has 3 samples but y has 2"),
+    (np.array([1, 2, 0]), r"y holds labels \{0, 1, 2\} but binary cross-entropy needs 0/1"),
+    (np.array([1.0, np.inf, 0.0]), r"y\[1\] is inf"),
+    (np.array(["1", "0", "1"]), "y must hold numbers"),
+]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("X, match", BAD_X)
+def test_bad_X_at_every_entry_point(backend, entry, X, match):
+    model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+    before = _params(model)
+    with pytest.raises(ValueError, match=match):
+        ENTRY_POINTS[entry](model, X, Y_GOOD if len(X) == 3 else np.zeros(len(X)))
+    _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("entry", ["fit", "evaluate", "value_and_grad"])
+@pytest.mark.parametrize("y, match", BAD_Y)
+def test_bad_y_at_every_entry_point(backend, entry, y, match):
+    model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+    before = _params(model)
+    with pytest.raises(ValueError, match=match):
+        ENTRY_POINTS[entry](model, X_GOOD, y)
+    _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"epochs": 0}, r"epochs must be an int >= 1, got 0"),
+    ({"batch_size": 0}, r"batch_size must be an int >= 1 or None"),
+    ({"optimizer": "adagrad"}, r"optimizer must be an Optimizer or one of \['adam', 'adamw'"),
+    ({"optimizer": xpnet.optim.SGD}, r"optimizer must be an Optimizer or one of"),
+    ({"loss": "hinge"}, r"loss must be a Loss or one of"),
+    ({"metrics": ("accuracy", "auc")}, r"metric must be .*one of .*'roc_auc'"),
+    ({"validation_split": 1.0}, r"validation_split must be a number in \[0, 1\)"),
+    ({"validation_split": 0.1, "validation_data": (X_GOOD, Y_GOOD)}, "not both"),
+    ({"validation_data": X_GOOD}, r"validation_data must be a pair"),
+    ({"validation_data": (np.ones((2, 3)), [0, 1])}, "X_val has 3 columns but the model takes 2"),
+    ({"verbose": 5}, "verbose must be 0, 1 or 2"),
+    ({"callbacks": [print]}, "callbacks must be xpnet Callback objects"),
+])
+def test_fit_checks_its_arguments_before_training(backend, options, match):
+    model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+    before = _params(model)
+    kwargs = {"loss": "binary_crossentropy", "epochs": 2, "verbose": 0, **options}
+    with pytest.raises((ValueError, TypeError), match=match):
+        model.fit(X_GOOD, Y_GOOD, **kwargs)
+    _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: xpnet.optim.SGD(lr=-0.1), "lr must be"),
+    (lambda: xpnet.optim.Adam(lr=float("nan")), "lr must be"),
+    (lambda: xpnet.optim.Adam(beta1=1.0), "beta1 must be"),
+])
+def test_optimizer_hyperparameters_are_checked_when_built(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_arrays_of_another_library_are_refused_with_a_pointer_to_model_to(backend):
+    others = [n for n in ("array_api_strict", "torch") if n != backend.name
+              and n in xpnet.backend.available()]
+    if not others:
+        pytest.skip("no second array library installed in this session")
+    model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+    foreign = xpnet.backend.get(others[0]).asarray(X_GOOD)
+    with pytest.raises(TypeError, match=r"model\.to\("):
+        model.predict(foreign)
