@@ -159,6 +159,8 @@ class Backend:
         host = host_array(x, name)
         if dtype is not None:
             host = host.astype(dtype_name(dtype), copy=False)
+        if not host.flags.writeable:  # read-only views (pandas, memmaps): torch would alias them
+            host = host.copy()
         return xp.asarray(host, device=self.device)
 
     def move(self, x, dtype=None):

@@ -14,10 +14,13 @@ parameters exactly.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
+import signal
 import sys
+import threading
 
 from . import losses as _losses
 from . import metrics as _metrics
@@ -363,23 +366,50 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     for cb in callbacks:
         cb.on_train_begin({})
     try:
-        for epoch in range(initial_epoch, epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch, {})
-            logs = _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch,
-                          metric_fns, callbacks)
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in
-                             _evaluate(model, loss, val, batch_size, metric_fns).items()})
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            history.append(epoch, logs)
-            if model.stop_training:
-                break
+        with _interrupts_at_step_boundaries() as check_interrupt:
+            for epoch in range(initial_epoch, epochs):
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch, {})
+                logs = _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch,
+                              metric_fns, callbacks, check_interrupt)
+                if val is not None:
+                    logs.update({f"val_{k}": v for k, v in
+                                 _evaluate(model, loss, val, batch_size, metric_fns).items()})
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                history.append(epoch, logs)
+                check_interrupt()
+                if model.stop_training:
+                    break
     finally:
         for cb in callbacks:
             cb.on_train_end({})
     return history
+
+
+@contextlib.contextmanager
+def _interrupts_at_step_boundaries():
+    """Ctrl-C (SIGINT) during training takes effect at the next step boundary, as a
+    KeyboardInterrupt, so it never lands halfway through an in-place parameter update.
+
+    Yields ``check()``, called between steps. Outside the main thread signals cannot be handled,
+    and Python's default behaviour stays.
+    """
+    pending = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+
+    def check():
+        if pending:
+            pending.clear()
+            raise KeyboardInterrupt("training interrupted; the model is as after the last step")
+
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 def _output_width(model, X) -> int:
@@ -411,7 +441,7 @@ def _random_sources(model, random):
 
 
 def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, metric_fns,
-           callbacks):
+           callbacks, check_interrupt):
     xp = model.backend.xp
     size = train.m if batch_size is None else batch_size
     snapshot = _snapshot(model, optimizer, random)
@@ -428,6 +458,7 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
             targets.append(Y)
         for cb in callbacks:
             cb.on_batch_end(step, {"loss": value})
+        check_interrupt()
     epoch_loss = float(total) / train.m  # the epoch's one device sync
     if not math.isfinite(epoch_loss) or not _params_finite(model):
         _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, epoch, snapshot)
