@@ -113,3 +113,52 @@ def test_console_script_help_and_status():
     done = subprocess.run([sys.executable, "-m", "xpnet.cli", "train", "--epochs", "x"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+# -- explain and train --diagnose (issue 7) ----------------------------------------------------------
+
+
+def test_explain_prints_the_question_network_by_default(capsys):
+    assert main(["explain"]) == 0
+    out = capsys.readouterr().out
+    from xpnet.explain import explain
+
+    assert out == str(explain(xpnet.mlp([2, 5, 5, 1], "sigmoid", "sigmoid"))) + "\n"
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("dW3 ="))
+    assert "dW3 = A2.T @ dZ3" in line and "(5, m) @ (m, 1) -> (5, 1)" in line
+
+
+def test_explain_options(capsys):
+    args = ["explain", "--layers", "4,8,3", "--activation", "relu", "--batch-size", "16",
+            "--convention", "both"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Softmax" in out and "cross-entropy" in out and "fused:" in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("dW2 ="))
+    assert "(8, 16) @ (16, 3) -> (8, 3)" in line and "| dW2 = dZ2 @ A1.T" in line
+    assert main(["explain", "--layers", "3,4,2", "--output", "none", "--loss", "mse",
+                 "--convention", "column"]) == 0
+    out = capsys.readouterr().out
+    assert "dZ2 = 2 * (Z2 - Y) / (m*2)" in out and "Z1 = W1 @ X + b1" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["explain", "--layers", "3"], "--layers needs at least two sizes"),
+    (["explain", "--batch-size", "0"], "argument --batch-size: must be an int >= 1"),
+    (["explain", "--convention", "diagonal"], "invalid choice: 'diagonal'"),
+    (["explain", "--loss", "hinge"], "invalid choice: 'hinge'"),
+])
+def test_explain_errors_are_one_line(capsys, args, message):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xpnet: error: ") and message in lines[0]
+
+
+def test_train_with_diagnose_prints_the_report(in_tmp, capsys):
+    assert main(["train", "--diagnose", "--quiet", "--epochs", "5", "--plot", "diag.png"]) == 0
+    out = capsys.readouterr().out
+    assert "xpnet diagnose: " in out and "5 epochs recorded" in out
+    assert "Dense(2, 5)" in out.split("xpnet diagnose: ")[1]  # the per-layer table
+    png = (in_tmp / "diag.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000

@@ -6,6 +6,8 @@ standard, runs on NumPy (the default, CPU), CuPy (CUDA GPUs), PyTorch and array-
 
 from . import backend, datasets, init, losses, metrics, optim
 from .backend import to_numpy
+from .diagnose import Diagnostics, diagnose
+from .explain import explain
 from .grad import gradcheck, value_and_grad
 from .io import load, load_checkpoint
 from .layers import (
@@ -21,6 +23,7 @@ from .layers import (
     Tanh,
     mlp,
 )
+from .parity import check_backends
 from .train import (
     Callback,
     CSVLogger,
@@ -35,8 +38,9 @@ from .train import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "CSVLogger", "Callback", "Dense", "DivergenceError", "Dropout", "EarlyStopping", "History",
-    "Identity", "Layer", "LearningRateScheduler", "LeakyReLU", "ModelCheckpoint", "ReLU",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "backend", "datasets", "gradcheck", "init", "load",
-    "load_checkpoint", "losses", "metrics", "mlp", "optim", "resume", "to_numpy", "value_and_grad",
+    "CSVLogger", "Callback", "Dense", "Diagnostics", "DivergenceError", "Dropout", "EarlyStopping",
+    "History", "Identity", "Layer", "LearningRateScheduler", "LeakyReLU", "ModelCheckpoint", "ReLU",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "backend", "check_backends", "datasets", "diagnose",
+    "explain", "gradcheck", "init", "load", "load_checkpoint", "losses", "metrics", "mlp", "optim",
+    "resume", "to_numpy", "value_and_grad",
 ]

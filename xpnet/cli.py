@@ -1,8 +1,10 @@
-"""The ``xpnet`` command: train, predict, info.
+"""The ``xpnet`` command: train, predict, explain, info.
 
     xpnet train                                  # the question's 2-5-5-1 sigmoid network on two moons
     xpnet train data.csv --target y --layers 16,16 --activation relu --epochs 200 --plot curves.png
+    xpnet train --diagnose                       # ... and print the doctor's report after training
     xpnet predict model.xpnet data.csv           # CSV of predictions on stdout
+    xpnet explain --layers 2,5,5,1 --activation sigmoid --convention both   # backprop, with shapes
     xpnet info                                   # backends usable here, devices, versions
 
 Bad arguments and bad files print one line, ``xpnet: error: ...``, and exit with status 2.
@@ -22,6 +24,7 @@ from . import __version__, datasets, optim
 from . import backend as _backend
 from .io import load_checkpoint
 from .layers import ACTIVATIONS, mlp
+from .losses import LOSSES
 from .train import DivergenceError
 
 EXIT_USAGE = 2
@@ -57,6 +60,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _batch(text: str):
+    if text == "m":
+        return "m"
+    return _positive_int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xpnet", description="Train and use multi-layer perceptrons with "
                      "hand-written backpropagation on NumPy, CuPy or PyTorch.")
@@ -84,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="PNG of loss curves and decision boundary (needs matplotlib; "
                             "default training.png; '' for none)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--diagnose", action="store_true",
+                       help="record per-layer statistics while training and print the doctor's "
+                            "report (xpnet.diagnose) at the end")
 
     predict = commands.add_parser("predict", help="predict with a saved model, CSV to stdout",
                                   description="Predict the rows of a CSV file with a saved model.")
@@ -92,6 +104,25 @@ def _parser() -> argparse.ArgumentParser:
                                       "present, is ignored)")
     predict.add_argument("--backend", default=None)
     predict.add_argument("--out", default="-", help="output CSV ('-' for stdout)")
+
+    explain = commands.add_parser(
+        "explain", help="print every forward and backward operation of a network, with shapes",
+        description="Print every forward and backward operation of one training step of an MLP, "
+                    "with its equation and concrete shapes (xpnet.explain).")
+    explain.add_argument("--layers", type=_sizes, default=[2, 5, 5, 1],
+                         help="all sizes, inputs to outputs (default 2,5,5,1)")
+    explain.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid")
+    explain.add_argument("--output", choices=[*sorted(ACTIVATIONS), "none"], default=None,
+                         help="output activation (default: sigmoid for one output, softmax for "
+                              "more; 'none' for logits)")
+    explain.add_argument("--loss", choices=sorted(LOSSES), default=None,
+                         help="default: binary_crossentropy after sigmoid, crossentropy after "
+                              "softmax, else mse")
+    explain.add_argument("--batch-size", type=_batch, default="m",
+                         help="an int, or m for a symbolic batch (default)")
+    explain.add_argument("--convention", choices=["row", "column", "both"], default="row",
+                         help="row: xpnet's batch-first X (m, n), W (n_in, n_out); column: the "
+                              "textbooks' X (n, m), W (n_out, n_in); both: side by side")
 
     commands.add_parser("info", help="backends usable here, devices and versions",
                         description="Show which backends and devices xpnet can use here.")
@@ -129,10 +160,22 @@ def _train(args) -> int:
           f"{' -> '.join(map(str, [X.shape[1], *args.layers, n_out]))}, "
           f"{args.activation}, {output or 'linear'} output, {loss}, {len(X)} samples")
     metrics = ("accuracy",) if classes is not None else ("r2",)
-    history = model.fit((X - mean) / std, y, loss=loss,
-                        optimizer=optim.get(args.optimizer, lr=args.lr), epochs=args.epochs,
-                        batch_size=args.batch_size, validation_split=args.validation_split,
-                        seed=args.seed, metrics=metrics, verbose=0 if args.quiet else 1)
+    callbacks = []
+    if args.diagnose:
+        from .diagnose import Diagnostics
+
+        n_train = len(X) - int(len(X) * args.validation_split)
+        callbacks.append(Diagnostics(((X - mean) / std)[:n_train], y[:n_train]))
+    try:
+        history = model.fit((X - mean) / std, y, loss=loss,
+                            optimizer=optim.get(args.optimizer, lr=args.lr), epochs=args.epochs,
+                            batch_size=args.batch_size, validation_split=args.validation_split,
+                            seed=args.seed, metrics=metrics, verbose=0 if args.quiet else 1,
+                            callbacks=callbacks)
+    except DivergenceError:
+        if callbacks:
+            print(callbacks[0].report)
+        raise
     name = metrics[0]
     summary = f"train {name} {history[name][-1]:.4f}"
     if f"val_{name}" in history.history:
@@ -148,8 +191,25 @@ def _train(args) -> int:
         except ImportError:
             print("matplotlib is not installed (pip install 'xpnet[plot]'): no plot written")
             return 0
-        training_report(args.plot, history, model, (X - mean) / std, y)
+        training_report(args.plot, history, model, (X - mean) / std, y,
+                        callbacks[0] if callbacks else None)
         print(f"plot written to {args.plot}")
+    if callbacks:
+        print(callbacks[0].report)
+    return 0
+
+
+def _explain(args) -> int:
+    from .explain import explain
+
+    sizes = args.layers
+    if len(sizes) < 2:
+        raise ValueError(f"--layers needs at least two sizes (inputs, ..., outputs), e.g. 2,5,5,1; "
+                         f"got {','.join(map(str, sizes))}")
+    output = args.output or ("sigmoid" if sizes[-1] == 1 else "softmax")
+    model = mlp(sizes, activation=args.activation, output=None if output == "none" else output,
+                seed=0, backend="numpy")
+    print(explain(model, batch_size=args.batch_size, loss=args.loss, convention=args.convention))
     return 0
 
 
@@ -221,7 +281,8 @@ def _installed(distribution: str) -> bool:
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"train": _train, "predict": _predict, "info": _info}[args.command](args)
+        return {"train": _train, "predict": _predict, "explain": _explain,
+                "info": _info}[args.command](args)
     except _UsageError as err:
         print(f"xpnet: error: {err} (see xpnet --help)", file=sys.stderr)
     except FileNotFoundError as err:

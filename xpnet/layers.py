@@ -425,6 +425,12 @@ class Sequential(Layer):
         return {"layers": [{"type": type(layer).__name__, "config": layer.config()}
                            for layer in self.layers]}
 
+    def summary(self) -> None:
+        """Print the layers, output shapes, parameter counts, dtype, backend and device."""
+        from .explain import summary
+
+        print(summary(self))
+
     # -- training, inference, files (implemented in train.py and io.py) --------------------------
 
     def fit(self, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32,

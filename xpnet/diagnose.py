@@ -1,0 +1,829 @@
+"""Why isn't it learning? A doctor for models: per-layer statistics turned into findings.
+
+:func:`diagnose` runs one forward and backward pass of ``model`` on ``(X, y)`` and measures, per
+layer, the fraction of saturated sigmoid/tanh outputs, dead ReLU units, the gradient norm and (for a
+given learning rate) the update-to-weight ratio; then rules turn the numbers into findings, each
+with a severity, the layer, the evidence and plain advice::
+
+    >>> report = xpnet.diagnose(model, X, y, loss="binary_crossentropy")   # doctest: +SKIP
+    >>> print(report)                                                       # doctest: +SKIP
+    >>> report.rules                                                         # doctest: +SKIP
+    {'same_sign_weights', 'vanishing_gradients'}
+
+:class:`Diagnostics` is the same doctor as a ``fit`` callback: it records per-epoch statistics and
+the learning rate, and at the end of training puts a :class:`Report` in ``callback.report``, with
+the rules that need a training curve (a learning rate that diverges, oscillates or decays too fast;
+a loss stuck at ln 2).
+
+Statistics are computed with the model's own Array API namespace, on its device; only the small
+per-layer numbers are turned into Python floats.
+
+Rules and thresholds (the constants below):
+
+=====================  ========  ===============================================================
+rule                   severity  fires when
+=====================  ========  ===============================================================
+labels                 error     targets outside what the output activation / loss can produce
+                                 ({-1, 1} with a sigmoid; labels outside [0, k) with softmax)
+unscaled_inputs        warning   a column with |mean| or std > 5, or stds differing > 20x
+unfused_loss           warning   probabilities (Sigmoid/Softmax) reach a loss on probabilities
+                                 through another layer, so xpnet cannot fuse them; or a
+                                 from_logits loss is given probabilities
+same_sign_weights      warning   every weight of a Dense layer (>= 8 weights) has the same sign
+saturation             warning   > 50% of a hidden sigmoid/tanh layer's outputs have a slope
+                                 below 5% of its maximum
+vanishing_gradients    warning   the gradient reaching the first Dense layer is < 1/100 of the
+                                 one at the last (RMS of dZ), through >= 2 sigmoid/tanh layers
+dead_relu              warning   > 50% of a ReLU layer's units are 0 for every sample (error: all)
+constant_prediction    warning   the outputs vary by < 1e-4 over the samples
+non_finite             error     the loss or a gradient is NaN or infinite
+large_updates          warning   an update moves a Dense layer's weights by > 10% of their norm
+lr_diverges            error     (curve) the loss ends > 1.5x its minimum and above its start
+lr_oscillates          warning   (curve) >= 40% of the last 20 epochs' changes are rises, and
+                                 the changes average > 10% of the loss and > 5% of the first loss
+lr_decays_too_fast     warning   (lr record) the mean lr is < 20% of the first and the last < 5%
+loss_stuck             warning   (curve) the last 5 losses stay within 2% of the loss of a
+                                 constant prediction (ln 2 for balanced 0/1 labels)
+=====================  ========  ===============================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import array_api_compat
+
+from . import losses as _losses
+from ._validation import check_X, check_y
+from .backend import to_numpy
+from .explain import flat_layers, layer_kind
+from .functional import one_hot
+from .layers import Sequential
+from .train import Callback
+
+__all__ = ["Diagnostics", "Finding", "LayerStats", "Report", "diagnose"]
+
+SEVERITIES = ("error", "warning", "info")
+
+SATURATION_SLOPE = 0.05        # slope / max slope below which a sigmoid/tanh output is saturated
+SATURATED_FRACTION = 0.5       # hidden layer: fraction of saturated outputs that makes a finding
+DEAD_FRACTION = 0.5            # ReLU layer: fraction of units dead on every sample
+VANISHING_RATIO = 1e-2         # RMS(dZ first Dense) / RMS(dZ last Dense)
+SAME_SIGN_MIN_WEIGHTS = 8      # Dense layers with fewer weights are not judged
+INPUT_SCALE = 5.0              # |mean| or std of a column above this: unscaled
+INPUT_SPREAD = 20.0            # ratio of the largest to the smallest column std
+CONSTANT_SPREAD = 1e-4         # max - min of an output over the samples
+LARGE_UPDATE = 0.1             # ||ΔW|| / ||W|| for one step
+DIVERGE_FACTOR = 1.5
+OSCILLATE_RISES, OSCILLATE_AMPLITUDE, OSCILLATE_SCALE, OSCILLATE_WINDOW = 0.4, 0.1, 0.05, 20
+DECAY_MEAN, DECAY_LAST, DECAY_MIN_EPOCHS = 0.2, 0.05, 10
+STUCK_EPOCHS, STUCK_TOLERANCE = 5, 0.02
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``rule`` (its name), ``severity`` (``"error"``, ``"warning"`` or ``"info"``),
+    ``layer`` (``"1 Sigmoid"``, or ``None`` for the whole model), ``evidence`` (the numbers) and
+    ``advice`` (what to do)."""
+
+    rule: str
+    severity: str
+    layer: str | None
+    evidence: str
+    advice: str
+
+    def __str__(self) -> str:
+        where = f" [layer {self.layer}]" if self.layer else ""
+        return f"{self.severity.upper()} {self.rule}{where}: {self.evidence}\n    -> {self.advice}"
+
+
+@dataclass
+class LayerStats:
+    """Per-layer numbers (``None`` where they do not apply).
+
+    Attributes
+    ----------
+    index, layer, kind : str
+        The layer's index in the model (its ``params`` key prefix), ``repr`` and kind
+        (``"dense"``, ``"sigmoid"``, ...).
+    width : int
+        Output features.
+    saturated : float or None
+        Sigmoid/Tanh: fraction of outputs (samples x units) whose slope is below 5% of its maximum.
+    dead : float or None
+        ReLU: fraction of units that are 0 for every sample.
+    grad_norm : float or None
+        Dense: the L2 norm of the layer's parameter gradients (``dW`` and ``db`` together).
+    delta_rms : float or None
+        Dense: the RMS of ``dZ``, the gradient reaching the layer's output.
+    weight_norm : float or None
+        Dense: the L2 norm of ``W``.
+    update_ratio : float or None
+        Dense: ``||ΔW|| / ||W||`` for one step (``lr * ||dW|| / ||W||`` for a given ``lr``, or
+        measured by :class:`Diagnostics`).
+    positive : float or None
+        Dense: fraction of the weights that are > 0.
+    """
+
+    index: str
+    layer: str
+    kind: str
+    width: int
+    saturated: float | None = None
+    dead: float | None = None
+    grad_norm: float | None = None
+    delta_rms: float | None = None
+    weight_norm: float | None = None
+    update_ratio: float | None = None
+    positive: float | None = None
+
+
+@dataclass
+class Report:
+    """What the doctor found: ``findings`` (most severe first), per-layer ``layers`` statistics,
+    the ``loss`` and the ``baseline`` loss of the best constant prediction, and — from
+    :class:`Diagnostics` — the per-epoch ``epochs`` records (``{"epoch", "loss", "lr", "layers":
+    {index: {stat: value}}}``).
+
+    ``str(report)`` prints it; ``report.rules`` is the set of rule names that fired; a report is
+    ``ok`` when it has no findings.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    layers: list[LayerStats] = field(default_factory=list)
+    loss: float | None = None
+    baseline: float | None = None
+    epochs: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rules(self) -> set[str]:
+        return {f.rule for f in self.findings}
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def __getitem__(self, rule: str) -> list[Finding]:
+        """The findings of one rule."""
+        return [f for f in self.findings if f.rule == rule]
+
+    def __str__(self) -> str:
+        lines = []
+        head = "xpnet diagnose: "
+        if self.ok:
+            head += "no findings"
+        else:
+            counts = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+            head += ", ".join(f"{n} {s}{'s' if n > 1 else ''}" for s, n in counts.items() if n)
+        if self.loss is not None:
+            head += f"; loss {self.loss:.4g}"
+            if self.baseline is not None:
+                head += f" (a constant prediction scores {self.baseline:.4g})"
+        if self.epochs:
+            head += f"; {len(self.epochs)} epochs recorded"
+        lines.append(head)
+        lines.extend(f"  {f}" for f in self.findings)
+        lines.extend(f"  note: {n}" for n in self.notes)
+        if self.layers:
+            lines.append("")
+            lines.append(_layer_table(self.layers))
+        return "\n".join(lines)
+
+
+def _layer_table(layers) -> str:
+    columns = (("layer", lambda s: s.index), ("type", lambda s: s.layer),
+               ("width", lambda s: str(s.width)),
+               ("saturated", lambda s: _pct(s.saturated)), ("dead", lambda s: _pct(s.dead)),
+               ("|grad|", lambda s: _num(s.grad_norm)), ("rms dZ", lambda s: _num(s.delta_rms)),
+               ("|W|", lambda s: _num(s.weight_norm)), ("update/W", lambda s: _num(s.update_ratio)),
+               ("W > 0", lambda s: _pct(s.positive)))
+    table = [[name for name, _ in columns]] + [[get(s) for _, get in columns] for s in layers]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in table)
+
+
+def _pct(value):
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _num(value):
+    return "-" if value is None else f"{value:.3g}"
+
+
+# -- the doctor ----------------------------------------------------------------------------------
+
+
+def _resolve_loss(model, loss):
+    if loss is not None:
+        return _losses.get(loss)
+    info = getattr(model, "_fit_info", None)
+    if info and info.get("loss") is not None:
+        return info["loss"]
+    kind = layer_kind(flat_layers(model)[-1][1]) if model.layers else ""
+    return {"sigmoid": _losses.BinaryCrossEntropy(), "softmax": _losses.CrossEntropy()}.get(
+        kind, _losses.MeanSquaredError())
+
+
+def _name(index, layer):
+    return f"{index} {type(layer).__name__}"
+
+
+def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) -> Report:
+    """Examine ``model`` on ``(X, y)``: per-layer statistics and the findings they support.
+
+    Parameters
+    ----------
+    model : Sequential
+    X : array-like, shape (m, n_in)
+        Inputs as you would give them to ``fit`` (not standardised by the doctor: unscaled inputs
+        are one of the things it looks for).
+    y : array-like, shape (m,) or (m, k)
+        Targets, inspected raw, before xpnet's own validation would refuse them (labels {-1, 1}
+        for a sigmoid output are a finding here, not an exception).
+    loss : Loss or str, optional
+        Default: the loss of the model's last ``fit``, else binary cross-entropy after a Sigmoid,
+        cross-entropy after a Softmax, mean squared error otherwise.
+    lr : float, optional
+        A learning rate: adds the update-to-weight ratio ``lr * ||dW|| / ||W||`` of a plain SGD
+        step to the statistics (and the ``large_updates`` rule).
+    history : History or dict, optional
+        A training curve (``{"loss": [...], "lr": [...]}``) for the rules on the learning rate and
+        a stuck loss.
+    lr_history : sequence of float, optional
+        The learning rate of each epoch (default: ``history["lr"]`` when present).
+
+    Returns
+    -------
+    Report
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"diagnose needs an xpnet Sequential model, got {type(model).__name__}")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                           or not math.isfinite(lr) or lr < 0):
+        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+    loss = _resolve_loss(model, loss)
+    X = check_X(model, X)
+    report = Report()
+    report.findings += _input_findings(X)
+    label_findings, Y = _labels(model, loss, X, y)
+    report.findings += label_findings
+    report.findings += _fusion_findings(model, loss)
+    stats, value, extra, spread = _analyse(model, loss, X, Y, lr=lr)
+    report.layers = stats
+    report.findings += extra
+    if value is not None:
+        report.loss = value
+        report.baseline = _baseline(loss, Y, stats[-1].width, model.backend.dtype(model.dtype))
+    if Y is None:
+        report.notes.append("gradient statistics skipped: the targets do not fit the loss")
+    report.findings += _layer_findings(model, stats, report, spread, X.shape[0])
+    curve = getattr(history, "history", history) or {}
+    lrs = list(lr_history) if lr_history is not None else list(curve.get("lr", []))
+    report.findings += curve_findings(list(curve.get("loss", [])), lrs, report.baseline)
+    report.findings = _sorted(report.findings)
+    return report
+
+
+def _sorted(findings):
+    unique = {}
+    for f in findings:
+        unique.setdefault((f.rule, f.layer), f)
+    return sorted(unique.values(), key=lambda f: SEVERITIES.index(f.severity))
+
+
+def _input_findings(X) -> list[Finding]:
+    xp = array_api_compat.array_namespace(X)
+    if X.shape[0] < 2:
+        return []
+    mean = to_numpy(xp.mean(X, axis=0)).tolist()
+    std = to_numpy(xp.std(X, axis=0)).tolist()
+    worst = max(range(len(mean)), key=lambda j: max(abs(mean[j]), std[j]))
+    scale = max(abs(mean[worst]), std[worst])
+    spread = [s for s in std if s > 0]
+    ratio = max(spread) / min(spread) if spread else 1.0
+    if scale <= INPUT_SCALE and ratio <= INPUT_SPREAD:
+        return []
+    evidence = (f"column {worst} has mean {mean[worst]:.3g} and std {std[worst]:.3g}"
+                if scale > INPUT_SCALE else "")
+    if ratio > INPUT_SPREAD:
+        lo, hi = std.index(min(spread)), std.index(max(spread))
+        evidence += ("; " if evidence else "") + (f"column stds range from {std[lo]:.3g} (column "
+                                                  f"{lo}) to {std[hi]:.3g} (column {hi})")
+    return [Finding("unscaled_inputs", "warning", None, evidence,
+                    "standardise each column, X = (X - mean) / std with the training set's mean "
+                    "and std (keep them for predictions; `xpnet train` does this): large inputs "
+                    "saturate sigmoids and make the first layer's gradients dominate")]
+
+
+def _labels_text(y) -> str:
+    found = sorted(set(to_numpy(y).ravel().tolist()))
+    shown = ", ".join(f"{v:g}" for v in found[:8])
+    return "{" + shown + (", ..." if len(found) > 8 else "") + "}"
+
+
+def _output_kind(model) -> str:
+    """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
+    for _, layer in reversed(flat_layers(model)):
+        kind = layer_kind(layer)
+        if kind not in ("identity", "dropout"):
+            return kind
+    return "identity"
+
+
+def _labels(model, loss, X, y):
+    """Findings about raw ``y``, and ``y`` validated for ``loss`` (None when it cannot be)."""
+    backend = model.backend
+    raw = backend.asarray(y, name="y")
+    xp = backend.xp
+    k = None
+    findings = []
+    out_kind = _output_kind(model)
+    try:
+        k = model.forward(X[0:1, :])[0].shape[1]
+    except Exception:  # noqa: BLE001 - the trace below reports a broken model
+        pass
+    values = xp.astype(raw, backend.dtype(model.dtype))
+    finite = bool(xp.all(xp.isfinite(values)))
+    binary = isinstance(loss, _losses.BinaryCrossEntropy)
+    if not finite:
+        findings.append(Finding("labels", "error", None, "y holds NaN or infinite values",
+                                "remove or impute the rows with missing targets"))
+    elif binary and not bool(xp.all((values == 0) | (values == 1))):
+        found = _labels_text(raw)
+        if bool(xp.all((values == -1) | (values == 1))):
+            advice = ("map the labels to 0/1, y = (y + 1) / 2: a sigmoid outputs a probability in "
+                      "(0, 1), and binary cross-entropy needs 0/1 targets (for ±1 targets use a "
+                      "Tanh output with mean squared error)")
+        else:
+            advice = ("give 0/1 targets (one output per class, or integer labels with a Softmax "
+                      "output and cross-entropy for more than two classes)")
+        findings.append(Finding("labels", "error", None,
+                                f"y holds labels {found} but the output is "
+                                f"{'a sigmoid' if out_kind == 'sigmoid' else out_kind} with "
+                                f"{type(loss).__name__}: it can only produce (0, 1)", advice))
+    elif isinstance(loss, _losses.CrossEntropy) and raw.ndim == 1 and k is not None:
+        bad = (values < 0) | (values >= k) | (values != xp.round(values))
+        if bool(xp.any(bad)):
+            findings.append(Finding("labels", "error", None,
+                                    f"y holds labels {_labels_text(raw)} but the softmax has {k} "
+                                    f"outputs: cross-entropy needs integer labels in [0, {k})",
+                                    f"map the classes to 0..{k - 1} (e.g. numpy.unique(y, "
+                                    "return_inverse=True)[1]) or give the model one output per "
+                                    "class"))
+    elif isinstance(loss, _losses.MeanSquaredError) and out_kind in ("sigmoid", "tanh"):
+        lo, hi = float(xp.min(values)), float(xp.max(values))
+        low, high = (0.0, 1.0) if out_kind == "sigmoid" else (-1.0, 1.0)
+        if lo < low or hi > high:
+            findings.append(Finding("labels", "error", None,
+                                    f"targets range over [{lo:.3g}, {hi:.3g}] but a {out_kind} "
+                                    f"output stays in ({low:g}, {high:g})",
+                                    "end the model in a Dense layer (a linear output) for "
+                                    "real-valued targets, or rescale the targets"))
+    if findings or k is None:
+        return findings, None
+    try:
+        return findings, check_y(model, loss, y, X.shape[0], k)
+    except ValueError as err:
+        return findings + [Finding("labels", "error", None, str(err),
+                                   "make the targets fit the loss (see the message)")], None
+
+
+def _fusion_findings(model, loss) -> list[Finding]:
+    """Probabilities fed to a loss that xpnet cannot fuse, or logits expected but not given."""
+    network, head = _losses.fuse(model, loss)
+    if network is not model:
+        return []
+    pairs = flat_layers(model)
+    tail = []
+    for key, layer in reversed(pairs):
+        kind = layer_kind(layer)
+        if kind in ("identity", "dropout"):
+            tail.append(_name(key, layer))
+            continue
+        break
+    else:
+        return []
+    squash = kind in ("sigmoid", "softmax")
+    probability_loss = isinstance(head, (_losses.BinaryCrossEntropy, _losses.CrossEntropy))
+    if squash and probability_loss and not head.from_logits:
+        through = f" through {', '.join(reversed(tail))}" if tail else ""
+        return [Finding("unfused_loss", "warning", _name(key, layer),
+                        f"{type(head).__name__} gets probabilities from {type(layer).__name__} "
+                        f"(layer {key}){through}: xpnet cannot fuse them, so the loss takes "
+                        "log(p) (clamped at -100 when p reaches 0 or 1) and its gradient "
+                        + ("(p - y) / (p (1 - p)) is multiplied back by the sigmoid's p (1 - p): "
+                           "0 * inf once a unit saturates" if kind == "sigmoid" else
+                           "-y / p goes back through the softmax's Jacobian: inf * 0 once a "
+                           "probability reaches 0"),
+                        f"end the model in the {type(layer).__name__} itself (drop "
+                        f"{', '.join(reversed(tail)) or 'what follows'}) so the loss is fused, or "
+                        f"end it in Dense and use {type(head).__name__}(from_logits=True); never "
+                        "apply the loss to predict() outputs for training")]
+    if squash and probability_loss and head.from_logits:
+        return [Finding("unfused_loss", "warning", _name(key, layer),
+                        f"{type(head).__name__}(from_logits=True) gets the outputs of "
+                        f"{type(layer).__name__} (layer {key}): probabilities squashed a second "
+                        "time", f"drop from_logits=True (xpnet then fuses the "
+                        f"{type(layer).__name__} with the loss), or drop the "
+                        f"{type(layer).__name__} layer")]
+    if probability_loss and not head.from_logits and kind in ("dense", "identity", "relu",
+                                                               "leaky_relu"):
+        return [Finding("unfused_loss", "error", _name(key, layer),
+                        f"{type(head).__name__} expects probabilities but the model ends in "
+                        f"{type(layer).__name__}, whose outputs are not in (0, 1)",
+                        f"use {type(head).__name__}(from_logits=True), or end the model in "
+                        f"{'Sigmoid' if isinstance(head, _losses.BinaryCrossEntropy) else 'Softmax'}")]
+    return []
+
+
+def _frac(mask, dtype, *, xp) -> float:
+    return float(xp.mean(xp.astype(mask, dtype)))
+
+
+def _norm(A, *, xp) -> float:
+    """The L2 norm, scaled first so that huge entries do not overflow (inf/NaN stay so)."""
+    top = float(xp.max(xp.abs(A))) if _size(A) else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * float(xp.linalg.vector_norm(A / top))
+
+
+def _analyse(model, loss, X, Y, *, lr=None):
+    """One forward (and, when ``Y`` is given, backward) pass, layer by layer: the statistics."""
+    xp = model.backend.xp
+    dtype = model.backend.dtype(model.dtype)
+    network, head = _losses.fuse(model, loss)
+    fused = network is not model
+    pairs = flat_layers(model)
+    run = pairs[:-1] if fused else pairs
+    outputs, backwards = [], []
+    H = X
+    for _, layer in run:
+        H, backward = layer.forward(H, training=False)
+        outputs.append(H)
+        backwards.append(backward)
+    if fused:
+        outputs.append(pairs[-1][1].forward(H)[0])
+    stats = []
+    for (key, layer), A in zip(pairs, outputs, strict=True):
+        kind = layer_kind(layer)
+        s = LayerStats(key, repr(layer), kind, int(A.shape[1]) if A.ndim == 2 else 0)
+        if kind == "sigmoid":
+            s.saturated = _frac(4.0 * A * (1.0 - A) < SATURATION_SLOPE, dtype, xp=xp)
+        elif kind == "tanh":
+            s.saturated = _frac(1.0 - A * A < SATURATION_SLOPE, dtype, xp=xp)
+        elif kind == "relu":
+            s.dead = _frac(xp.all(A <= 0, axis=0), dtype, xp=xp)
+        if kind == "dense":
+            W = layer.params["W"]
+            s.weight_norm = _norm(W, xp=xp)
+            s.positive = _frac(W > 0, dtype, xp=xp)
+        stats.append(s)
+    findings = []
+    value = None
+    final = outputs[-1] if outputs else X
+    spread = float(xp.max(xp.max(final, axis=0) - xp.min(final, axis=0))) \
+        if Y is not None else None
+    if Y is None:
+        return stats, value, findings, spread
+    value_array, dH = head(H, Y)
+    value = float(value_array)
+    if not math.isfinite(value):
+        findings.append(Finding("non_finite", "error", None, f"the loss is {value}",
+                                "lower the learning rate (look at the weight norms |W| below), "
+                                "standardise the inputs, check the labels fit the loss"))
+        return stats, None, findings, spread
+    for i in range(len(run) - 1, -1, -1):
+        key, layer = run[i]
+        s = stats[i]
+        if s.kind == "dense":
+            s.delta_rms = _norm(dH, xp=xp) / math.sqrt(max(1, _size(dH)))
+        dH, grads = backwards[i](dH)
+        if grads:
+            norms = [_norm(g, xp=xp) for g in grads.values()]
+            bad = [name for name, n in zip(grads, norms, strict=True) if not math.isfinite(n)]
+            if bad:
+                findings.append(Finding("non_finite", "error", _name(key, layer),
+                                        f"the gradient of {key}.{bad[0]} is not finite",
+                                        "look for overflow: unscaled inputs, huge weights"))
+                continue
+            s.grad_norm = math.sqrt(sum(n * n for n in norms))
+            if lr is not None and s.weight_norm:
+                s.update_ratio = lr * norms[list(grads).index("W")] / s.weight_norm \
+                    if "W" in grads else None
+    return stats, value, findings, spread
+
+
+def _size(A) -> int:
+    return array_api_compat.size(A)
+
+
+def _baseline(loss, Y, k, dtype) -> float | None:
+    """The loss of the best constant prediction (ln 2 for balanced 0/1 labels)."""
+    if Y is None:
+        return None
+    xp = array_api_compat.array_namespace(Y)
+    if isinstance(loss, _losses.BinaryCrossEntropy):
+        p = [min(max(v, 1e-12), 1 - 1e-12) for v in to_numpy(xp.mean(Y, axis=0)).tolist()]
+        return sum(-(q * math.log(q) + (1 - q) * math.log(1 - q)) for q in p) / len(p)
+    if isinstance(loss, _losses.CrossEntropy):
+        if Y.ndim == 1:  # integer labels: class frequencies through a one-hot matrix
+            Y = one_hot(Y, k, xp=xp, dtype=dtype)
+        p = [v for v in to_numpy(xp.mean(Y, axis=0)).tolist() if v > 0]
+        return -sum(q * math.log(q) for q in p)
+    if isinstance(loss, _losses.MeanSquaredError):
+        return float(xp.mean(xp.var(Y, axis=0)))
+    return None
+
+
+def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
+    findings = []
+    pairs = flat_layers(model)
+    layers = dict(pairs)
+    last = pairs[-1][0] if pairs else None
+    denses = [s for s in stats if s.kind == "dense"]
+    # same-sign weights
+    for s in denses:
+        W = layers[s.index].params["W"]
+        if _size(W) >= SAME_SIGN_MIN_WEIGHTS and s.positive in (0.0, 1.0):
+            xp = array_api_compat.array_namespace(W)
+            lo, hi, mean = float(xp.min(W)), float(xp.max(W)), float(xp.mean(W))
+            sign = "positive" if s.positive == 1.0 else "negative or zero"
+            findings.append(Finding(
+                "same_sign_weights", "warning", _name(s.index, layers[s.index]),
+                f"all {_size(W)} weights of {s.index}.W are {sign} (min {lo:.3g}, mean {mean:.3g}, "
+                f"max {hi:.3g}), as an all-positive initialiser such as U[0, 1) draws them",
+                "initialise with zero-mean weights: Dense(..., init='glorot_uniform') (the "
+                "default; 'he_uniform' before ReLU). Same-sign weights add every input with the "
+                "same sign, so the pre-activations grow with n_in, the units move together and "
+                "sigmoids saturate"))
+    # saturation (hidden layers only: a confident output is fine)
+    for s in stats:
+        if s.saturated is not None and s.index != last and s.saturated > SATURATED_FRACTION:
+            findings.append(Finding(
+                "saturation", "warning", _name(s.index, layers[s.index]),
+                f"{100 * s.saturated:.0f}% of the outputs of this {s.kind} layer are saturated "
+                f"(slope below {100 * SATURATION_SLOPE:.0f}% of its maximum), so almost no "
+                "gradient passes through them",
+                "use zero-mean initial weights (glorot_uniform), standardise the inputs, lower "
+                "the learning rate if it happened during training — or use ReLU hidden layers"))
+    # dead ReLUs
+    for s in stats:
+        if s.dead is not None and s.dead > DEAD_FRACTION:
+            findings.append(Finding(
+                "dead_relu", "error" if s.dead == 1.0 else "warning",
+                _name(s.index, layers[s.index]),
+                f"{100 * s.dead:.0f}% of the {s.width} units output 0 for every sample: they get "
+                "no gradient and never recover",
+                "use He initialisation (init='he_uniform'), a smaller learning rate, or LeakyReLU"))
+    # vanishing gradients through stacked saturating activations
+    measured = [s for s in denses if s.delta_rms is not None]
+    if len(measured) >= 2:
+        first, final = measured[0], measured[-1]
+        between = [s for s in stats if s.kind in ("sigmoid", "tanh")
+                   and _position(s.index, pairs) > _position(first.index, pairs)
+                   and _position(s.index, pairs) < _position(final.index, pairs)]
+        if final.delta_rms > 0 and len(between) >= 2 \
+                and first.delta_rms < VANISHING_RATIO * final.delta_rms:
+            chain = ", ".join(f"{s.index}: {s.delta_rms:.2g}" for s in measured)
+            findings.append(Finding(
+                "vanishing_gradients", "warning", _name(first.index, layers[first.index]),
+                f"the gradient reaching layer {first.index} is "
+                f"{first.delta_rms / final.delta_rms:.2g} times the one at layer {final.index} "
+                f"(RMS of dZ per Dense layer: {chain}), through {len(between)} "
+                f"{'/'.join(sorted({s.kind for s in between}))} layers whose slope is at most "
+                "0.25 (sigmoid) each",
+                "use zero-mean initial weights and standardised inputs so the sigmoids work "
+                "near their steepest point; for deeper networks use ReLU/tanh hidden layers"))
+    # constant prediction
+    if report.loss is not None and m > 1:
+        if spread is not None and spread < CONSTANT_SPREAD:
+            baseline = report.baseline
+            at = (f"; the loss {report.loss:.4g} is no better than a constant prediction "
+                  f"({baseline:.4g}{' = ln 2' if abs(baseline - math.log(2)) < 1e-3 else ''})"
+                  if baseline is not None and report.loss >= baseline * (1 - STUCK_TOLERANCE)
+                  else "")
+            findings.append(Finding(
+                "constant_prediction", "warning", None,
+                f"the outputs vary by only {spread:.2g} over the {m} samples: the "
+                f"model predicts (almost) the same value for every input{at}",
+                "the network ignores its inputs: look at the other findings (saturated units, "
+                "same-sign weights, a learning rate decaying too fast); check that X and y are "
+                "aligned"))
+    # large updates for a given lr
+    for s in denses:
+        if s.update_ratio is not None and s.update_ratio > LARGE_UPDATE:
+            findings.append(_large_update(s, layers))
+    return findings
+
+
+def _large_update(s, layers):
+    return Finding("large_updates", "warning", _name(s.index, layers[s.index]),
+                   f"one step moves {s.index}.W by {100 * s.update_ratio:.0f}% of its norm "
+                   f"(healthy training: about 0.1%)",
+                   "lower the learning rate (by 10x), or clip gradients (clip_norm=)")
+
+
+def _position(index, pairs):
+    return [k for k, _ in pairs].index(index)
+
+
+# -- training curves -----------------------------------------------------------------------------
+
+
+def curve_findings(losses, lrs, baseline=None) -> list[Finding]:
+    """Findings from a training curve: per-epoch ``losses`` and learning rates ``lrs`` (either may
+    be empty); ``baseline`` is the loss of a constant prediction (default ln 2)."""
+    findings = []
+    losses = [float(v) for v in losses]
+    if losses and not all(math.isfinite(v) for v in losses):
+        findings.append(Finding("lr_diverges", "error", None,
+                                "the loss became NaN or infinite during training",
+                                "lower the learning rate (by 10x) and standardise the inputs"))
+        return findings
+    n = len(losses)
+    if n >= 3:
+        low = min(losses)
+        if losses[-1] > DIVERGE_FACTOR * low and losses[-1] > losses[0]:
+            where = losses.index(low)
+            findings.append(Finding(
+                "lr_diverges", "error", None,
+                f"the loss fell to {low:.4g} (epoch {where + 1}) and then rose to {losses[-1]:.4g} "
+                f"(epoch {n}), above where it started ({losses[0]:.4g})",
+                "lower the learning rate (by 10x), or decay it; clip gradients (clip_norm=)"))
+        window = losses[-(OSCILLATE_WINDOW + 1):]
+        steps = [b - a for a, b in zip(window[:-1], window[1:], strict=True)]
+        if len(steps) >= 5:
+            rises = sum(d > 0 for d in steps) / len(steps)
+            mean_loss = sum(window) / len(window)
+            mean_step = sum(abs(d) for d in steps) / len(steps)
+            amplitude = mean_step / mean_loss if mean_loss else 0.0
+            if rises >= OSCILLATE_RISES and amplitude > OSCILLATE_AMPLITUDE \
+                    and mean_step > OSCILLATE_SCALE * abs(losses[0]):
+                findings.append(Finding(
+                    "lr_oscillates", "warning", None,
+                    f"over the last {len(steps)} epochs the loss rose {sum(d > 0 for d in steps)} "
+                    f"times, by {100 * amplitude:.0f}% of its value on average",
+                    "lower the learning rate (by 3-10x), use a larger batch, or a schedule that "
+                    "decays it (CosineAnnealingLR, ReduceLROnPlateau)"))
+    base = math.log(2.0) if baseline is None else baseline
+    if n >= STUCK_EPOCHS and base > 0:
+        tail = losses[-STUCK_EPOCHS:]
+        if all(abs(v - base) <= STUCK_TOLERANCE * base for v in tail):
+            name = " = ln 2" if abs(base - math.log(2)) < 1e-3 else ""
+            findings.append(Finding(
+                "loss_stuck", "warning", None,
+                f"the last {STUCK_EPOCHS} epochs' losses ({', '.join(f'{v:.4f}' for v in tail)}) "
+                f"stay at {base:.4f}{name}, the loss of predicting the same value for every "
+                "sample",
+                "the model is not using its inputs: look at the initial weights (zero-mean), "
+                "the input scale, saturated units and the learning rate"))
+    lrs = [float(v) for v in lrs]
+    if len(lrs) >= DECAY_MIN_EPOCHS and lrs[0] > 0:
+        mean_ratio = sum(lrs) / len(lrs) / lrs[0]
+        last_ratio = lrs[-1] / lrs[0]
+        if mean_ratio < DECAY_MEAN and last_ratio < DECAY_LAST:
+            shape = ""
+            products = [v * (i + 1) for i, v in enumerate(lrs)]
+            if max(products) <= 1.05 * min(products):
+                shape = f": lr = {lrs[0]:.3g} / epoch, whose steps add up only like ln(epochs)"
+            findings.append(Finding(
+                "lr_decays_too_fast", "warning", None,
+                f"the learning rate fell from {lrs[0]:.3g} to {lrs[-1]:.3g} over {len(lrs)} epochs "
+                f"(mean {mean_ratio:.0%} of the first){shape}; "
+                + (f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g}" if losses else
+                   "the late epochs barely move the weights"),
+                "keep the learning rate constant (Adam with lr=1e-3..1e-2 needs no schedule), or "
+                "decay it slowly (StepLR, CosineAnnealingLR, ReduceLROnPlateau)"))
+    return findings
+
+
+# -- the callback --------------------------------------------------------------------------------
+
+
+class Diagnostics(Callback):
+    """The doctor during ``fit``: per-epoch statistics and learning rate, findings at the end.
+
+    Parameters
+    ----------
+    X, y : array-like, optional
+        Data to measure the layers on (the first ``max_samples`` rows), at the start of training,
+        every ``every`` epochs and at the end. Without them only the loss, the learning rate and
+        the measured update-to-weight ratios are recorded.
+    every : int
+        Measure the layers every this many epochs.
+    max_samples : int
+        Rows of ``X`` used for the per-layer statistics.
+
+    Attributes
+    ----------
+    records : list of dict
+        Per epoch: ``{"epoch", "loss", "lr", "layers": {index: {"update_ratio", "saturated",
+        "dead", "grad_norm", "delta_rms"}}}``.
+    initial, final : Report or None
+        :func:`diagnose` before the first and after the last epoch (with ``X, y``).
+    report : Report
+        Set at the end of training: every finding (those at initialisation marked so), the final
+        per-layer statistics and the per-epoch records.
+    """
+
+    def __init__(self, X=None, y=None, *, every: int = 1, max_samples: int = 1024):
+        if (X is None) != (y is None):
+            raise ValueError("give both X and y, or neither")
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        if not isinstance(max_samples, int) or isinstance(max_samples, bool) or max_samples < 1:
+            raise ValueError(f"max_samples must be an int >= 1, got {max_samples!r}")
+        self.X, self.y, self.every, self.max_samples = X, y, every, max_samples
+        self.records: list[dict] = []
+        self.initial = self.final = None
+        self.report = Report()
+
+    def _sample(self):
+        X, y = self.X, self.y
+        if hasattr(X, "shape") and X.shape[0] > self.max_samples:
+            X, y = X[:self.max_samples], y[:self.max_samples]
+        elif not hasattr(X, "shape"):
+            X, y = list(X)[:self.max_samples], list(y)[:self.max_samples]
+        return X, y
+
+    def _loss(self):
+        info = getattr(self.model, "_fit_info", None) or {}
+        return info.get("loss")
+
+    def on_train_begin(self, logs=None):
+        self.records, self._weights, self._ratios, self._lr = [], {}, {}, None
+        self.report = Report()
+        if self.X is not None:
+            self.initial = diagnose(self.model, *self._sample(), loss=self._loss())
+
+    def _dense(self):
+        return [(key, layer) for key, layer in flat_layers(self.model)
+                if layer_kind(layer) == "dense"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        xp = self.model.backend.xp
+        self._weights = {key: xp.asarray(layer.params["W"], copy=True) for key, layer in self._dense()}
+        self._ratios, self._lr = {}, None
+
+    def on_batch_end(self, step, logs=None):
+        if step != 0:
+            return
+        self._lr = getattr(self.optimizer, "lr", None)
+        for key, layer in self._dense():  # one step's update, measured at the epoch's end
+            before = self._weights.get(key)
+            if before is not None:
+                self._ratios[key] = (layer.params["W"] - before, before)
+
+    def on_epoch_end(self, epoch, logs=None):
+        layers = {}
+        xp = self.model.backend.xp
+        for key, (delta, before) in self._ratios.items():
+            norm = _norm(before, xp=xp)
+            layers[key] = {"update_ratio": _norm(delta, xp=xp) / norm if norm else None}
+        if self.X is not None and (epoch + 1) % self.every == 0:
+            snapshot = diagnose(self.model, *self._sample(), loss=self._loss())
+            for s in snapshot.layers:
+                entry = layers.setdefault(s.index, {})
+                entry.update(saturated=s.saturated, dead=s.dead, grad_norm=s.grad_norm,
+                             delta_rms=s.delta_rms)
+        self.records.append({"epoch": epoch, "loss": (logs or {}).get("loss"), "lr": self._lr,
+                             "layers": layers})
+
+    def on_train_end(self, logs=None):
+        findings = []
+        report = Report(epochs=self.records)
+        if self.initial is not None:
+            for f in self.initial.findings:
+                findings.append(Finding(f.rule, f.severity, f.layer,
+                                        f"at initialisation: {f.evidence}", f.advice))
+        if self.X is not None:
+            self.final = diagnose(self.model, *self._sample(), loss=self._loss())
+            seen = {(f.rule, f.layer) for f in findings}
+            findings += [Finding(f.rule, f.severity, f.layer, f"after training: {f.evidence}",
+                                 f.advice) for f in self.final.findings
+                         if (f.rule, f.layer) not in seen]
+            report.layers, report.loss, report.baseline = (self.final.layers, self.final.loss,
+                                                           self.final.baseline)
+            last = self.records[-1]["layers"] if self.records else {}
+            for s in report.layers:  # the update measured in the last epoch
+                s.update_ratio = last.get(s.index, {}).get("update_ratio", s.update_ratio)
+        losses = [r["loss"] for r in self.records if r["loss"] is not None]
+        lrs = [r["lr"] for r in self.records if r["lr"] is not None]
+        baseline = self.initial.baseline if self.initial is not None else None
+        findings += curve_findings(losses, lrs, baseline)
+        pairs = dict(flat_layers(self.model))
+        for key in pairs:
+            ratios = sorted(r["layers"][key]["update_ratio"] for r in self.records
+                            if r["layers"].get(key, {}).get("update_ratio") is not None)
+            if ratios and ratios[len(ratios) // 2] > LARGE_UPDATE:
+                s = LayerStats(key, repr(pairs[key]), "dense", 0,
+                               update_ratio=ratios[len(ratios) // 2])
+                f = _large_update(s, pairs)
+                findings.append(Finding(f.rule, f.severity, f.layer,
+                                        f"median over the epochs: {f.evidence}", f.advice))
+        report.findings = _sorted(findings)
+        self.report = report
