@@ -19,10 +19,10 @@ nox.options.reuse_existing_virtualenvs = False
 HAS_CUDA = shutil.which("nvidia-smi") is not None
 
 BACKENDS = {
-    "numpy": ["-e", ".[test]"],
+    "numpy": ["-e", ".[test,sklearn,dask]"],
     "array_api_strict": ["-e", ".[test]"],
-    "torch": ["-e", ".[test,torch]"],
-    "cupy": ["-e", ".[test,cuda]"],
+    "torch": ["-e", ".[test,torch,sklearn,dask]"],
+    "cupy": ["-e", ".[test,cuda,sklearn,dask]"],
 }
 
 

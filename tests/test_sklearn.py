@@ -1,0 +1,310 @@
+"""xpnet.sklearn: scikit-learn's own estimator checks, step-for-step equivalence with scikit-learn's
+MLPs in float64, accuracy parity on four datasets in float32, pickling without device arrays."""
+
+import functools
+import io
+import pickle
+import sys
+
+import array_api_compat
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", minversion="1.6")  # validate_data, __sklearn_tags__
+
+from sklearn import datasets, neural_network  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.utils import estimator_checks  # noqa: E402
+from sklearn.utils._testing import assert_allclose_dense_sparse  # noqa: E402
+
+from xpnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+# Short fits on purpose: scikit-learn (and xpnet) report them with ConvergenceWarnings.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The networks here are tiny: torch's intra-op threads only add synchronisation, and on a
+    busy machine its OpenMP workers spin waiting for cores (10x slower measured on 2 cores)."""
+    torch = sys.modules.get("torch")  # imported by the backend fixture when it is torch
+    before = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(1)
+    yield
+    if torch:
+        torch.set_num_threads(before)
+
+
+# scikit-learn checks its own MLPs with max_iter=100; 50 epochs pass every check and halve the time.
+CHECKED = [MLPClassifier(dtype="float64", max_iter=50), MLPRegressor(dtype="float64", max_iter=50)]
+
+
+@estimator_checks.parametrize_with_checks(CHECKED)
+def test_sklearn_estimator_checks(estimator, check, backend):
+    """scikit-learn's estimator suite, no check excused, with float64 networks: the precision
+    scikit-learn's MLPs compute in for float64 data, which the checks' tolerances assume."""
+    check(estimator.set_params(backend=backend))
+
+
+def _float32_checks():
+    for estimator in (MLPClassifier(max_iter=50), MLPRegressor(max_iter=50)):
+        for instance, check in estimator_checks.estimator_checks_generator(estimator):
+            yield pytest.param(instance, check, id=f"{type(instance).__name__}-{check.func.__name__}")
+
+
+@pytest.mark.parametrize("estimator, check", list(_float32_checks()))
+def test_sklearn_estimator_checks_float32(estimator, check, backend, monkeypatch):
+    """The same suite with the default float32 networks. The sample-weight equivalence checks
+    compare weighted with repeated samples at rtol=1e-7, below float32 rounding after 50 epochs
+    of different summation orders: they run at rtol=1e-5 (~100 float32 ulps) instead."""
+    if check.func.__name__.startswith("check_sample_weight_equivalence"):
+        monkeypatch.setattr(estimator_checks, "assert_allclose_dense_sparse",
+                            functools.partial(assert_allclose_dense_sparse, rtol=1e-5))
+    check(estimator.set_params(backend=backend))
+
+
+def test_tags_are_sklearns():
+    assert MLPClassifier().__sklearn_tags__() == neural_network.MLPClassifier().__sklearn_tags__()
+    assert MLPRegressor().__sklearn_tags__() == neural_network.MLPRegressor().__sklearn_tags__()
+
+
+def test_parameters_and_defaults_are_sklearns():
+    for ours, theirs in ((MLPClassifier, neural_network.MLPClassifier),
+                         (MLPRegressor, neural_network.MLPRegressor)):
+        params = ours().get_params()
+        assert params.pop("backend") == "auto" and params.pop("dtype") == "float32"
+        assert params == theirs().get_params()
+
+
+# -- step for step: float64 on any backend reproduces scikit-learn's training -----------------------
+
+def _classification(n_classes=2, n=120, seed=0):
+    return datasets.make_classification(n_samples=n, n_features=6, n_informative=4,
+                                        n_classes=n_classes, random_state=seed)
+
+
+def _multilabel():
+    return datasets.make_multilabel_classification(n_samples=120, n_features=6, n_classes=3,
+                                                   random_state=0)
+
+
+def _regression(n_targets=1):
+    X, y = datasets.make_regression(n_samples=120, n_features=6, n_targets=n_targets, noise=5.0,
+                                    random_state=0)
+    return X, y / y.std()
+
+
+CASES = {
+    "adam-binary": (_classification, "MLPClassifier", {}),
+    "adam-multiclass-logistic": (functools.partial(_classification, 3), "MLPClassifier",
+                                 {"activation": "logistic", "alpha": 0.1}),
+    "adam-multilabel-tanh": (_multilabel, "MLPClassifier", {"activation": "tanh", "batch_size": 32}),
+    "sgd-nesterov-invscaling": (_classification, "MLPClassifier",
+                                {"solver": "sgd", "learning_rate": "invscaling",
+                                 "learning_rate_init": 0.5, "batch_size": 50}),
+    "sgd-adaptive-early-stopping": (functools.partial(_classification, 3), "MLPClassifier",
+                                    {"solver": "sgd", "learning_rate": "adaptive", "momentum": 0.5,
+                                     "nesterovs_momentum": False, "early_stopping": True,
+                                     "n_iter_no_change": 2, "max_iter": 40}),
+    "sgd-no-momentum-no-shuffle": (_regression, "MLPRegressor",
+                                   {"solver": "sgd", "momentum": 0.0, "shuffle": False,
+                                    "learning_rate_init": 0.01}),
+    "adam-two-targets-identity": (functools.partial(_regression, 2), "MLPRegressor",
+                                  {"activation": "identity", "early_stopping": True}),
+    "adam-poisson": (_regression, "MLPRegressor", {"loss": "poisson"}),
+    "lbfgs-multiclass": (functools.partial(_classification, 3), "MLPClassifier", {"solver": "lbfgs"}),
+    "lbfgs-regression": (_regression, "MLPRegressor", {"solver": "lbfgs", "alpha": 1.0}),
+}
+
+
+def _pair(case, backend, **extra):
+    """Data, scikit-learn's estimator and ours (float64 on ``backend``) for a case of CASES."""
+    make_data, name, params = CASES[case]
+    X, y = make_data()
+    if params.get("loss") == "poisson":
+        y = np.abs(y)
+    params = {"hidden_layer_sizes": (8, 5), "max_iter": 25, "random_state": 0, **params, **extra}
+    return (X, y, getattr(neural_network, name)(**params),
+            globals()[name](**params, dtype="float64", backend=backend))
+
+
+def _assert_same_fit(theirs, ours):
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    assert ours.out_activation_ == theirs.out_activation_ and ours.n_layers_ == theirs.n_layers_
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-9)
+    if hasattr(theirs, "loss_curve_"):
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+        assert (ours.validation_scores_ is None) == (theirs.validation_scores_ is None)
+        if theirs.validation_scores_ is not None:
+            np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+    for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True):
+        assert type(mine) is np.ndarray and mine.dtype == np.float64
+        np.testing.assert_allclose(mine, sk, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_float64_training_is_sklearns_step_for_step(case, backend):
+    """Same random_state, same initial weights, batches, updates and stopping: the same fit."""
+    X, y, theirs, ours = _pair(case, backend)
+    weighted = case in ("adam-binary", "sgd-adaptive-early-stopping", "lbfgs-regression")
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    theirs.fit(X, y, sample_weight=weights)
+    ours.fit(X, y, sample_weight=weights)
+    _assert_same_fit(theirs, ours)
+    if hasattr(theirs, "predict_proba"):
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-7)
+    else:
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
+    assert ours.score(X, y) == pytest.approx(theirs.score(X, y), rel=1e-9)
+
+
+def test_partial_fit_and_warm_start_follow_sklearn(backend):
+    X, y, theirs, ours = _pair("adam-binary", backend)
+    for estimator in (theirs, ours):
+        for start in range(0, 120, 40):
+            estimator.partial_fit(X[start:start + 40], y[start:start + 40], classes=[0, 1])
+    _assert_same_fit(theirs, ours)
+    X, y, theirs, ours = _pair("sgd-no-momentum-no-shuffle", backend, warm_start=True,
+                               max_iter=5)
+    for estimator in (theirs, ours):
+        estimator.fit(X, y).fit(X, y)
+    _assert_same_fit(theirs, ours)
+
+
+def test_stops_after_n_iter_no_change_without_improving_by_tol(backend):
+    X, y, theirs, ours = _pair("adam-binary", backend, tol=0.05, n_iter_no_change=3,
+                               max_iter=200)
+    theirs.fit(X, y)
+    ours.fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 200
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        ours.set_params(tol=0.0, max_iter=5).fit(X, y)
+
+
+# -- behaviour -------------------------------------------------------------------------------------
+
+def test_string_labels_multilabel_and_the_device_network(backend):
+    X, y = _classification(3)
+    labels = np.array(["cat", "dog", "emu"])[y]
+    clf = MLPClassifier((16,), max_iter=30, random_state=0, backend=backend).fit(X, labels)
+    assert list(clf.classes_) == ["cat", "dog", "emu"] and set(clf.predict(X)) <= set(labels)
+    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3 and clf.n_layers_ == 3
+    assert all(type(w) is np.ndarray and w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
+    assert str(clf._network().backend) == str(backend)  # trained and predicting on the backend under test
+    proba = clf.predict_proba(X)
+    assert proba.shape == (120, 3) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-5)
+    X, Y = _multilabel()
+    clf = MLPClassifier((16,), max_iter=30, random_state=0, backend=backend).fit(X, Y)
+    theirs = neural_network.MLPClassifier((16,), max_iter=30, random_state=0).fit(X, Y)
+    assert clf.out_activation_ == "logistic" and clf.predict(X).shape == Y.shape
+    assert np.mean(clf.predict(X) == theirs.predict(X)) > 0.98  # float32 against float64
+
+
+def test_binary_probabilities_stay_positive_when_saturated(backend):
+    clf = MLPClassifier(hidden_layer_sizes=(1,), activation="identity", max_iter=1,
+                        backend=backend).partial_fit([[1.0], [-1.0]], [1, 0], classes=[0, 1])
+    clf.coefs_, clf.intercepts_ = [np.ones((1, 1))] * 2, [np.zeros(1)] * 2  # logit z = x
+    proba = clf.predict_proba(np.array([[40.0], [-40.0]]))
+    # σ(40) rounds to 1 in float32; the other column is σ(−40) ≈ 4e-18, not 1 − σ(40) = 0
+    np.testing.assert_allclose(proba, [[np.exp(-40.0), 1.0], [1.0, np.exp(-40.0)]], rtol=1e-5)
+    np.testing.assert_allclose(clf.predict_log_proba(np.array([[40.0]])), [[-40.0, 0.0]], atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_bad_parameters_fail_as_in_sklearn(backend):
+    X, y = _classification()
+    with pytest.raises(ValueError, match="'activation' parameter"):
+        MLPClassifier(activation="softmax", backend=backend).fit(X, y)
+    with pytest.raises(ValueError, match="backend must be"):
+        MLPClassifier(backend="nope", max_iter=1).fit(X, y)
+    with pytest.raises(AttributeError, match="partial_fit"):
+        getattr(MLPClassifier(solver="lbfgs"), "partial_fit")  # noqa: B009 (hasattr is False)
+    with pytest.raises(ValueError, match="does not support early_stopping"):
+        MLPRegressor(early_stopping=True, backend=backend).partial_fit(X, y * 1.0)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        MLPRegressor(solver="sgd", learning_rate_init=10.0, max_iter=50, random_state=0,
+                     backend=backend).fit(X * 1e3, y * 1e3)
+
+
+def _pickled_arrays(obj):
+    """Pickle ``obj``; the libraries of the arrays in the stream (``{"numpy"}``: host arrays only)."""
+    seen = set()
+
+    class Spy(pickle.Pickler):
+        def persistent_id(self, item):
+            if array_api_compat.is_array_api_obj(item) and not isinstance(item, type):
+                seen.add(type(item).__module__.partition(".")[0])
+
+    Spy(io.BytesIO()).dump(obj)
+    return seen
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_pickles_without_device_arrays_and_resumes_exactly(solver, backend):
+    X, y = _classification()
+    clf = MLPClassifier((8,), solver=solver, max_iter=5, random_state=0, backend=backend)
+    clf.fit(X, y)
+    assert _pickled_arrays(clf) == {"numpy"}  # coefs_, Adam's moments, ...: no device array
+    copy = pickle.loads(pickle.dumps(clf))
+    assert "_model" not in copy.__dict__  # the device network is rebuilt on first use
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    clf.partial_fit(X, y)
+    copy.partial_fit(X, y)  # optimizer moments and step count travelled as NumPy arrays
+    for a, b in zip(clf.coefs_, copy.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_assigned_weights_are_used():
+    X, y = _regression()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0, backend="numpy")
+    reg.fit(X, y)
+    reg.coefs_ = [np.zeros_like(w) for w in reg.coefs_]
+    np.testing.assert_allclose(reg.predict(X), reg.intercepts_[-1][0], rtol=1e-6)
+
+
+# -- accuracy parity on datasets that ship with scikit-learn ------------------------------------------
+
+PARITY = {  # dataset: (loader, estimator)
+    "breast_cancer": (datasets.load_breast_cancer, "MLPClassifier"),
+    "digits": (datasets.load_digits, "MLPClassifier"),
+    "wine": (datasets.load_wine, "MLPClassifier"),
+    "diabetes": (datasets.load_diabetes, "MLPRegressor"),
+}
+PARITY_PARAMS = {"hidden_layer_sizes": (32,), "learning_rate_init": 0.01, "max_iter": 60}
+
+
+def parity_split(name, seed):
+    """Standardised train/test split (features, and the regression target, from the training
+    part) — the same for both libraries."""
+    loader, estimator = PARITY[name]
+    X, y = loader(return_X_y=True)
+    classify = estimator == "MLPClassifier"
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y if classify else None)
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0) + 1e-12
+    X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+    if not classify:
+        y_mean, y_std = y_train.mean(), y_train.std()
+        y_train, y_test = (y_train - y_mean) / y_std, (y_test - y_mean) / y_std
+    return X_train, X_test, y_train, y_test
+
+
+@pytest.mark.parametrize("name", list(PARITY))
+def test_accuracy_parity_with_sklearn(name, backend):
+    """Mean test score (accuracy, or R² for diabetes) over three seeds within one point of
+    scikit-learn's, the xpnet network in float32."""
+    scores = {"xpnet": [], "sklearn": []}
+    estimator = PARITY[name][1]
+    for seed in range(3):
+        X_train, X_test, y_train, y_test = parity_split(name, seed)
+        for library, cls, extra in (("xpnet", globals()[estimator], {"backend": backend}),
+                                    ("sklearn", getattr(neural_network, estimator), {})):
+            model = cls(**PARITY_PARAMS, random_state=seed, **extra).fit(X_train, y_train)
+            scores[library].append(model.score(X_test, y_test))
+    ours, theirs = np.mean(scores["xpnet"]), np.mean(scores["sklearn"])
+    assert abs(ours - theirs) <= 0.01, scores
+    assert theirs > (0.25 if name == "diabetes" else 0.95)

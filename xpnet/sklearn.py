@@ -1,0 +1,800 @@
+"""scikit-learn estimators: drop-in ``MLPClassifier`` and ``MLPRegressor`` on any xpnet backend.
+
+The parameters, defaults, fitted attributes and methods are those of
+:mod:`sklearn.neural_network`'s estimators of the same names (scikit-learn ≥ 1.6), plus ``backend``
+(``"auto"``: CuPy when a CUDA GPU answers, else NumPy) and ``dtype`` (``"float32"``). They work in
+pipelines, grid searches and cross-validation, and pickle without any device array, so joblib (and
+its Dask backend) ships them to other processes and machines.
+
+How they are built on xpnet — no second training loop:
+
+- the network is an xpnet :class:`~xpnet.Sequential` of ``Dense`` layers and the hidden
+  activation, on the chosen backend; it outputs logits, and the output activation (logistic,
+  softmax, identity or exp) is applied on the device by :mod:`xpnet.functional`;
+- scikit-learn's objective — its loss, normalised by the batch's (weighted) size, plus the L2 term
+  ``0.5 * alpha * sum(W**2) / n`` — is an xpnet :class:`~xpnet.losses.Loss` (:class:`_Objective`);
+- ``solver="sgd"`` and ``"adam"`` are xpnet's optimizers with scikit-learn's update rules (velocity
+  momentum; Adam's step size folded into the learning rate), and training is
+  :meth:`xpnet.Sequential.fit`: ``max_iter`` epochs (one for ``partial_fit``), with a callback
+  (:class:`_Convergence`) for scikit-learn's stopping rules (``tol``, ``n_iter_no_change``,
+  ``early_stopping``), its ``"invscaling"`` and ``"adaptive"`` learning rates and its bookkeeping
+  (``loss_curve_``, ``n_iter_``, ``t_``, ...);
+- the batches are drawn from ``random_state`` exactly as scikit-learn draws them, and the initial
+  weights too, so in float64 on NumPy the estimators reproduce scikit-learn's loss curves;
+- ``solver="lbfgs"`` hands xpnet's loss and gradients to SciPy's L-BFGS-B, as scikit-learn does.
+
+Fitted parameters live on the host (``coefs_``, ``intercepts_``: NumPy arrays, the source of truth
+for pickling); the device network is rebuilt from them on first use after unpickling, or when new
+lists are assigned to ``coefs_``/``intercepts_``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import array_api_compat
+import numpy as np
+import scipy.optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as _SkMLPRegressor
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import backend as _backend
+from . import optim
+from .functional import log_softmax, sigmoid, softplus
+from .grad import loss_and_grads
+from .layers import Dense, Identity, ReLU, Sequential, Sigmoid, Tanh
+from .losses import Loss
+from .train import Callback, DivergenceError
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_HIDDEN = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
+
+
+# -- the pieces of xpnet, shaped to scikit-learn's definitions -------------------------------------
+
+
+class _Dense(Dense):
+    """A Dense layer with scikit-learn's L2 penalty in its backward pass, and no ``dX`` for the
+    input layer.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Z  = X @ W + b                        as Dense
+        Backward:  dW = X.T @ dZ + (alpha / n) * W       (n_in, n_out)
+                   db = sum(dZ, axis=0)                  (n_out,)
+                   dX = dZ @ W.T                         (m, n_in); None for the input layer
+
+    ``n`` is the batch's total sample weight (its size when unweighted), known to the objective:
+    the fit loop evaluates the loss between forward and backward, and the objective leaves
+    ``alpha / n`` in its ``l2`` attribute for this backward to read. The input layer's ``dX`` is
+    not needed by anything; as in scikit-learn it is not computed (with ``(m, n_out) @ (n_out,
+    n_in)`` it would be the costliest product of a one-hidden-layer network's step).
+    """
+
+    objective = None  # the _Objective whose L2 term holds this layer's W; None: no penalty
+    first = False  # the input layer: no dX
+
+    def forward(self, X, training=False):
+        Z = super().forward(X, training)[0]
+        xp, W, objective, first = array_api_compat.array_namespace(X), self.params["W"], \
+            self.objective, self.first
+
+        def backward(dZ):
+            dW = X.T @ dZ
+            if objective is not None and objective.alpha:
+                dW = dW + objective.l2 * W
+            return None if first else dZ @ W.T, {"W": dW, "b": xp.sum(dZ, axis=0)}
+
+        return Z, backward
+
+
+class _Objective(Loss):
+    r"""scikit-learn's MLP objective on the logits ``Z``, with its L2 penalty.
+
+    Parameters
+    ----------
+    link : {"logistic", "softmax", "identity", "exp"}
+        The output activation; the loss is its canonical one (binary or categorical log-loss,
+        half squared error, half Poisson deviance), so ``dZ = (P − Y) / n``.
+    alpha : float
+        L2 strength.
+    dense : list of _Dense
+        The layers whose weights are penalised.
+    weighted : bool
+        The target's last column holds the sample weights.
+
+    Notes
+    -----
+    ::
+
+        Z, Y, P (m, k)   w (m, 1) (ones when unweighted)   n = sum(w)
+        L = ( sum(w * l(Z, Y)) + 0.5 * alpha * sum_layers sum(W²) ) / n
+        dZ = w * (P − Y) / n
+        l = softplus(Z) − Y Z                       logistic (summed over the k outputs)
+          = −Y log_softmax(Z)                       softmax
+          = (Z − Y)² / (2 k)                        identity (mean over the outputs)
+          = e^Z − Y Z + Y log Y − Y                 exp (Poisson)
+
+    As in scikit-learn, the squared error's value is the mean over the outputs but its gradient
+    the sum (they agree for one output). Values are exact from the logits, where scikit-learn
+    clips probabilities at machine epsilon.
+    """
+
+    name = "sklearn_mlp"
+
+    def __init__(self, link, alpha, dense, weighted):
+        self.link, self.alpha, self.dense, self.weighted = link, float(alpha), dense, weighted
+        self.l2 = 0.0
+
+    def prepare_target(self, y, n_outputs):
+        return super().prepare_target(y, n_outputs + self.weighted)  # weights ride as a column
+
+    def __call__(self, Z, T):
+        xp = array_api_compat.array_namespace(Z, T)
+        k = Z.shape[1]
+        Y, w = (T[:, :k], T[:, k:]) if self.weighted else (T, None)
+        n = xp.sum(w) if self.weighted else Z.shape[0]
+        if self.link == "logistic":
+            L, P = softplus(Z, xp=xp) - Y * Z, sigmoid(Z, xp=xp)
+        elif self.link == "softmax":
+            log_P = log_softmax(Z, xp=xp, axis=1)
+            L, P = -(Y * log_P), xp.exp(log_P)
+        elif self.link == "exp":
+            P = xp.exp(Z)
+            L = P - Y * Z + Y * xp.log(xp.where(Y > 0, Y, xp.ones_like(Y))) - Y
+        else:
+            L, P = (Z - Y) ** 2 * (0.5 / k), Z
+        D = P - Y
+        if w is not None:
+            L, D = L * w, D * w
+        value = xp.sum(L)
+        if self.alpha:
+            value = value + 0.5 * self.alpha * sum(xp.sum(d.params["W"] ** 2) for d in self.dense)
+        self.l2 = self.alpha / n
+        return value / n, D / n
+
+
+def _restore_optimizer(cls, state):
+    optimizer = cls(**state["hyper"])
+    optimizer.load_state_dict(state)
+    return optimizer
+
+
+class _HostPickled:
+    """Pickles through ``state_dict`` with NumPy arrays: no device array leaves the process, and
+    the state moves to the parameters' device on the next step."""
+
+    def __reduce__(self):
+        state = self.state_dict()
+        state["slots"] = {s: {k: _backend.to_numpy(v) for k, v in per_key.items()}
+                          for s, per_key in state["slots"].items()}
+        return _restore_optimizer, (type(self), state)
+
+
+class _SGD(_HostPickled, optim.SGD):
+    """xpnet's SGD with scikit-learn's velocity form of (Nesterov) momentum.
+
+    Notes
+    -----
+    For each parameter ``p`` with gradient ``g`` (``v`` shaped like ``p``, zeros at first)::
+
+        v ← μ v − η g
+        p ← p + v                (Nesterov: p ← p + μ v − η g)
+
+    The same steps as PyTorch's form (:class:`xpnet.optim.SGD`) at a constant η; when η changes
+    (``"invscaling"``, ``"adaptive"``) the velocity keeps the past rates, as in scikit-learn.
+    """
+
+    def _update(self, p, g, state, *, xp):
+        if not self.momentum:
+            p -= self.lr * g
+            return
+        v = state["b"]
+        v *= self.momentum
+        v -= self.lr * g
+        p += self.momentum * v - self.lr * g if self.nesterov else v
+
+
+class _Adam(_HostPickled, optim.Adam):
+    """xpnet's Adam with the bias corrections folded into the step size, as scikit-learn (and the
+    paper's efficient form): ``p ← p − η √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)``."""
+
+    def _update(self, p, g, state, *, xp):
+        m, v, t = state["m"], state["v"], self.iterations
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * (g * g)
+        step_size = self.lr * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
+        p -= step_size * (m / (xp.sqrt(v) + self.eps))
+
+
+class _Shuffle(_backend.Random):
+    """The fit loop's batch order, drawn as scikit-learn's MLP draws it: each epoch shuffles the
+    previous epoch's order with :func:`sklearn.utils.shuffle` and ``random_state``."""
+
+    def __init__(self, random_state, n):
+        super().__init__(0)
+        self.random_state, self.order = random_state, np.arange(n)
+
+    def permutation(self, n):
+        self.order = shuffle(self.order, random_state=self.random_state)
+        return self.order
+
+    @property
+    def state(self):
+        return {"random_state": self.random_state.get_state(), "order": self.order.copy()}
+
+    @state.setter
+    def state(self, value):
+        self.random_state.set_state(value["random_state"])
+        self.order = value["order"].copy()
+
+
+class _Convergence(Callback):
+    """scikit-learn's end-of-epoch work, as a callback of xpnet's fit loop.
+
+    Records ``n_iter_``, ``t_``, ``loss_`` and ``loss_curve_``; counts epochs without an
+    improvement of at least ``tol`` in the training loss (or, with early stopping, the validation
+    score, keeping the best parameters); updates an ``"invscaling"`` learning rate; and when the
+    count exceeds ``n_iter_no_change`` stops training — or, for ``"adaptive"`` SGD, divides the
+    learning rate by 5 until it falls to 1e-6. xpnet's ``EarlyStopping`` is not used: scikit-learn
+    keeps the best value even when it improved by less than ``tol``, which moves the reference.
+    """
+
+    def __init__(self, estimator, n_samples, validation, incremental):
+        self.est, self.n_samples, self.validation = estimator, n_samples, validation
+        self.incremental, self.best = incremental, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        est = self.est
+        est.n_iter_ += 1
+        est.loss_ = logs["loss"]
+        est.t_ += self.n_samples
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.validation is None:
+            if est.loss_ > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if est.loss_ < est.best_loss_:
+                est.best_loss_ = est.loss_
+        else:
+            score = est._score_outputs(est._outputs(self.validation[0]), *self.validation[1:])
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+            if score < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                xp = self.model.backend.xp
+                self.best = {k: xp.asarray(v, copy=True) for k, v in self.model.params.items()}
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            self.optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.validation is not None else "Training loss"
+            message = (f"{what} did not improve more than tol={est.tol:f} for "
+                       f"{est.n_iter_no_change} consecutive epochs.")
+            if self._stop(message):
+                self.model.stop_training = True
+                return
+            est._no_improvement_count = 0
+        if not self.incremental and est.n_iter_ == est.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                          "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=2)
+
+    def _stop(self, message):
+        est, opt = self.est, self.optimizer
+        if est.solver == "sgd" and est.learning_rate == "adaptive":
+            if opt.lr > 1e-6:
+                opt.lr /= 5.0
+                if est.verbose:
+                    print(f"{message} Setting learning rate to {opt.lr:f}")
+                return False
+            message += " Learning rate too small."
+        if est.verbose:
+            print(f"{message} Stopping.")
+        return True
+
+    def on_train_end(self, logs=None):
+        if self.validation is None:
+            return
+        if self.best is not None:  # restore the best parameters, as scikit-learn does
+            self.est._best_params = {k: np.array(_backend.to_numpy(v)) for k, v in self.best.items()}
+        if self.est._best_params is not None:
+            self.model.load_params(self.est._best_params)
+
+
+# -- the estimators -------------------------------------------------------------------------------
+
+
+def _store(estimator, arguments):
+    """Set the constructor's arguments as attributes, unchanged (scikit-learn's convention)."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: validation, training, the device network."""
+
+    _parameter_constraints: dict = {
+        **_SkMLPClassifier._parameter_constraints,  # scikit-learn's own checks and messages
+        "backend": [None, str, _backend.Backend],  # names are checked when the network is built
+        "dtype": [str, type, np.dtype],
+    }
+
+    # -- fitting ----------------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.n_outputs_ = Y.shape[1]
+        units = [X.shape[1], *(int(n) for n in sizes), self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(units, X.dtype)
+        model = self._network()
+        dense = [layer for layer in model.layers if isinstance(layer, _Dense)]
+        objective = _Objective(self.out_activation_, self.alpha, dense, sample_weight is not None)
+        for layer in dense:
+            layer.objective = objective
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(model, objective, X, self._target(Y, sample_weight, X.dtype))
+            else:
+                self._fit_stochastic(model, objective, X, Y, sample_weight, incremental)
+        except DivergenceError as err:
+            self._model = None  # its parameters no longer match coefs_
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             f"contain large values and need to be preprocessed. ({err})") from err
+        params = model.params
+        self.coefs_ = [np.array(_backend.to_numpy(params[f"{2 * i}.W"])) for i in range(len(dense))]
+        self.intercepts_ = [np.array(_backend.to_numpy(params[f"{2 * i}.b"])) for i in range(len(dense))]
+        self._model = (model, self.coefs_, self.intercepts_)
+        return self
+
+    def _initialize(self, units, dtype):
+        """Fresh parameters drawn as scikit-learn draws them (same ``random_state``, same
+        weights), and the bookkeeping attributes of a first fit."""
+        self.n_iter_, self.t_ = 0, 0
+        self.n_layers_ = len(units)
+        self.out_activation_ = self._out_activation()
+        bound_factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_, self.intercepts_ = [], []
+        for n_in, n_out in zip(units[:-1], units[1:], strict=True):
+            bound = np.sqrt(bound_factor / (n_in + n_out))
+            self.coefs_.append(self._random_state.uniform(-bound, bound, (n_in, n_out)).astype(dtype))
+            self.intercepts_.append(self._random_state.uniform(-bound, bound, n_out).astype(dtype))
+        self._best_params = None
+        if self.solver != "lbfgs":
+            self.loss_curve_, self._no_improvement_count = [], 0
+            if self.early_stopping:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            else:
+                self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
+
+    def _target(self, Y, sample_weight, dtype):
+        """The target as the objective takes it: ``(m, k)``, or ``(m, k + 1)`` with the weights."""
+        Y = Y.astype(dtype)
+        return Y if sample_weight is None else np.column_stack([Y, sample_weight.astype(dtype)])
+
+    def _fit_stochastic(self, model, objective, X, Y, sample_weight, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            if self.solver == "sgd":
+                self._optimizer = _SGD(lr=self.learning_rate_init, momentum=self.momentum,
+                                       nesterov=self.nesterovs_momentum and self.momentum > 0)
+            else:
+                self._optimizer = _Adam(lr=self.learning_rate_init, beta1=self.beta_1,
+                                        beta2=self.beta_2, eps=self.epsilon)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        validation = None
+        if self.early_stopping:
+            # As scikit-learn: stratified only with one output column (binary classification).
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            parts = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, Y, Y_val = parts[:4]
+            sample_weight, weight_val = parts[4:] if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                                 "or the size of your dataset.")
+            y_val = self._label_binarizer.inverse_transform(Y_val) if is_classifier(self) else Y_val
+            validation = (model.backend.asarray(X_val, self.dtype), y_val, weight_val)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                              "to be clipped", stacklevel=3)
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        self.n_iter_ = 0
+        try:
+            model.fit(X, self._target(Y, sample_weight, X.dtype), loss=objective,
+                      optimizer=self._optimizer, epochs=1 if incremental else self.max_iter,
+                      batch_size=batch_size, shuffle=self.shuffle,
+                      seed=_Shuffle(self._random_state, n),
+                      callbacks=[_Convergence(self, n, validation, incremental)], metrics=(),
+                      verbose=0)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+
+    def _fit_lbfgs(self, model, objective, X, target):
+        """Full-batch L-BFGS-B (SciPy) on xpnet's loss and gradients, as scikit-learn's lbfgs."""
+        device = model.backend
+        X = device.asarray(X, model.dtype)
+        target = objective.prepare_target(device.asarray(target, model.dtype), self.n_outputs_)
+        shapes = {key: tuple(value.shape) for key, value in model.params.items()}
+        bounds = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes.values()])
+
+        def unpack(theta):
+            return {key: theta[start:stop].reshape(shape)
+                    for (key, shape), start, stop in zip(shapes.items(), bounds[:-1], bounds[1:],
+                                                         strict=True)}
+
+        def value_and_gradient(theta):
+            model.load_params(unpack(theta))
+            value, grads = loss_and_grads(model, objective, X, target, training=True)
+            return float(value), np.concatenate(
+                [_backend.to_numpy(grads[key]).ravel() for key in shapes]).astype(np.float64)
+
+        theta = np.concatenate([_backend.to_numpy(p).ravel() for p in model.params.values()])
+        result = scipy.optimize.minimize(
+            value_and_gradient, theta.astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        self.n_iter_ = min(result.nit, self.max_iter)
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                          f"(status={result.status}):\n{result.message}\n\nIncrease the number of "
+                          f"iterations to improve the convergence (max_iter={self.max_iter}).",
+                          ConvergenceWarning, stacklevel=3)
+        if self.verbose:
+            print(f"lbfgs: {self.n_iter_} iterations, loss = {result.fun:.8f}")
+        self.loss_ = float(result.fun)
+        model.load_params(unpack(result.x))
+
+    # -- the device network -----------------------------------------------------------------------
+
+    def _network(self) -> Sequential:
+        """The fitted network on the backend, rebuilt from ``coefs_``/``intercepts_`` after
+        unpickling, or when those lists were replaced, or the backend or dtype changed."""
+        target, dtype = _backend.get(self.backend), _backend.dtype_name(self.dtype)
+        cached = getattr(self, "_model", None)
+        # Backends compare by name and device as text: device objects need not define equality.
+        if cached is not None and cached[1] is self.coefs_ and cached[2] is self.intercepts_ \
+                and str(cached[0].backend) == str(target) and cached[0].dtype == dtype:
+            return cached[0]
+        layers = []
+        for i, W in enumerate(self.coefs_):
+            if i:
+                layers.append(_HIDDEN[self.activation]())
+            layers.append(_Dense(*W.shape, init="zeros", backend=target, dtype=dtype))
+        layers[0].first = True
+        model = Sequential(*layers)
+        model.load_params({f"{2 * i}.{name}": value
+                           for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True))
+                           for name, value in (("W", W), ("b", b))})
+        self._model = (model, self.coefs_, self.intercepts_)
+        return model
+
+    def _logits(self, X):
+        """The network's logits for ``X`` (host data or a backend array) on the device, ``(m, k)``."""
+        model = self._network()
+        return model.forward(model.backend.asarray(X, model.dtype))[0]
+
+    def _outputs(self, X):
+        """The output activation of the logits, on the device: probabilities or predictions."""
+        Z = self._logits(X)
+        xp = array_api_compat.array_namespace(Z)
+        if self.out_activation_ == "logistic":
+            return sigmoid(Z, xp=xp)
+        if self.out_activation_ == "softmax":
+            return xp.exp(log_softmax(Z, xp=xp, axis=1))
+        return xp.exp(Z) if self.out_activation_ == "exp" else Z
+
+    def _check_X(self, X):
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._np_dtype(),
+                          reset=False)
+        return X.toarray() if hasattr(X, "toarray") else X
+
+    def _score_outputs(self, outputs, y, sample_weight=None):
+        """scikit-learn's validation score from the device outputs: NaN when they are not finite."""
+        outputs = _backend.to_numpy(outputs)
+        if not np.isfinite(outputs).all():
+            return np.nan
+        score = accuracy_score if is_classifier(self) else r2_score
+        return float(score(y, self._decide(outputs), sample_weight=sample_weight))
+
+    def _validate_X_y(self, X, y, reset, **options):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=self._np_dtype(), reset=reset, **options)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return (X.toarray() if hasattr(X, "toarray") else X), y
+
+    def _np_dtype(self):
+        return np.dtype(_backend.dtype_name(self.dtype))
+
+    def _check_solver(self):
+        if self.solver == "lbfgs":
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 "lbfgs is not stochastic.")
+        return True
+
+    # -- pickling ---------------------------------------------------------------------------------
+
+    def __getstate__(self):
+        # The device network is a cache: rebuilt from the host parameters after unpickling, so
+        # no CuPy/torch array travels with the estimator (joblib, Dask, a GPU-less machine).
+        return {k: v for k, v in super().__getstate__().items() if k != "_model"}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # accepted as scikit-learn does, densified on the way in
+        return tags
+
+
+_PARAMETERS_DOC = """\
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The number of units of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        The hidden layers' activation.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        ``"sgd"`` and ``"adam"`` train mini-batches with xpnet's fit loop; ``"lbfgs"`` is SciPy's
+        L-BFGS-B on the full batch (its loss and gradients computed by xpnet on the backend).
+    alpha : float, default=0.0001
+        Strength of the L2 penalty ``0.5 * alpha * sum(W**2) / n_samples_in_batch``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size of the stochastic solvers; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The SGD learning rate: constant; ``learning_rate_init / (t_ + 1) ** power_t`` after each
+        epoch; or divided by 5 each time the no-improvement count exceeds ``n_iter_no_change``
+        (stopping once it is ≤ 1e-6).
+    learning_rate_init : float, default=0.001
+        The initial learning rate (``"sgd"``, ``"adam"``).
+    power_t : float, default=0.5
+        Exponent of ``"invscaling"``.
+    max_iter : int, default=200
+        Epochs of the stochastic solvers; iterations of ``"lbfgs"``.
+    shuffle : bool, default=True
+        Shuffle the samples each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, validation split and batches, drawn as scikit-learn draws them.
+    tol : float, default=1e-4
+        An epoch improves when the loss drops (the validation score rises) by at least ``tol``.
+    verbose : bool, default=False
+        Print the loss of each epoch.
+    warm_start : bool, default=False
+        Continue from the previous fit's parameters.
+    momentum : float, default=0.9
+        SGD momentum, in [0, 1].
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (SGD with ``momentum > 0``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for binary classification) and
+        stop when its score (accuracy, R²) stops improving; the best parameters are kept.
+    validation_fraction : float, default=0.1
+        The held-out fraction for early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates.
+    epsilon : float, default=1e-8
+        Adam's ε.
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` tolerated before stopping.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``"lbfgs"``.
+    backend : str, xpnet.backend.Backend or None, default="auto"
+        Where to compute: ``"auto"`` (CuPy on a CUDA GPU, else NumPy), ``"numpy"``, ``"cupy"``,
+        ``"torch"``, ``"array_api_strict"``, a Backend (with its device), or None for xpnet's
+        current default. Resolved when the network is built, in the process that uses it.
+    dtype : {"float32", "float64"}, default="float32"
+        The network's float dtype; inputs are converted to it.
+"""
+
+_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    coefs_, intercepts_ : list of ndarray
+        Weights ``(n_in, n_out)`` and biases ``(n_out,)`` of each layer, as NumPy arrays.
+    loss_ : float
+        The loss (with the L2 term) of the last epoch.
+    loss_curve_ : list of float
+        The loss of each epoch (stochastic solvers).
+    best_loss_ : float or None
+        The lowest loss reached (None with early stopping).
+    validation_scores_ : list of float or None
+        The validation score of each epoch (early stopping).
+    best_validation_score_ : float or None
+        The best validation score (early stopping).
+    n_iter_ : int
+        Epochs (iterations) run by the last fit.
+    t_ : int
+        Training samples seen, over all fits since the first.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When ``X`` had string column names.
+    n_layers_ : int
+        Layers, input and output included.
+    n_outputs_ : int
+    out_activation_ : str
+        ``"logistic"``, ``"softmax"``, ``"identity"`` or ``"exp"``.
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer perceptron classifier, scikit-learn's ``MLPClassifier`` on any xpnet backend.
+
+    Minimises the log-loss: logistic outputs for binary and multi-label targets, softmax for
+    multi-class ones. Class labels may be any values ``numpy.unique`` sorts (strings too).
+
+    Parameters
+    ----------
+{_PARAMETERS_DOC}{_ATTRIBUTES_DOC}    classes_ : ndarray or list of ndarray
+        The class labels.
+
+    Examples
+    --------
+    >>> from xpnet.sklearn import MLPClassifier
+    >>> clf = MLPClassifier((32,), max_iter=300, random_state=0).fit(X_train, y_train)  # doctest: +SKIP
+    >>> clf.predict_proba(X_test[:1])                                                  # doctest: +SKIP
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, backend="auto", dtype="float32"):
+        _store(self, locals())
+
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_X_y(X, y, reset)
+        # As scikit-learn: define the classes on a fresh fit, else check them against the last.
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as "
+                                     f"in the previous call to fit. Previously got {self.classes_}, "
+                                     f"`y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _decide(self, P):
+        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` ``(n_samples, n_features)`` and labels ``y`` ``(n_samples,)``
+        (or a label indicator matrix ``(n_samples, n_classes)`` for multi-label); returns self."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``(X, y)``; ``classes`` (every label of the whole data) is required on
+        the first call. Returns self."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """The predicted classes of ``X``, ``(n_samples,)`` (``(n_samples, n_classes)`` for
+        multi-label)."""
+        check_is_fitted(self)
+        return self._decide(_backend.to_numpy(self._outputs(self._check_X(X))))
+
+    def predict_proba(self, X):
+        """Class probabilities ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        Z = self._logits(self._check_X(X))
+        xp = array_api_compat.array_namespace(Z)
+        if self.out_activation_ == "softmax":
+            P = xp.exp(log_softmax(Z, xp=xp, axis=1))
+        elif self.n_outputs_ == 1:  # binary: σ(−z), not 1 − σ(z), which is 0 once σ(z) rounds to 1
+            P = xp.concat([sigmoid(-Z, xp=xp), sigmoid(Z, xp=xp)], axis=1)
+        else:
+            P = sigmoid(Z, xp=xp)
+        return _backend.to_numpy(P)
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``, ``(n_samples, n_classes)``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer perceptron regressor, scikit-learn's ``MLPRegressor`` on any xpnet backend.
+
+    Minimises half the squared error with a linear output, or (``loss="poisson"``) half the
+    Poisson deviance with an exponential output, for one target or several.
+
+    Parameters
+    ----------
+    loss : {{"squared_error", "poisson"}}, default="squared_error"
+        ``"poisson"`` needs ``y >= 0``.
+{_PARAMETERS_DOC}{_ATTRIBUTES_DOC}"""
+
+    _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
+                                    "loss": _SkMLPRegressor._parameter_constraints["loss"]}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 backend="auto", dtype="float32"):
+        _store(self, locals())
+
+    def _out_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_X_y(X, y, reset, y_numeric=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("loss='poisson' requires y >= 0")
+        return X, y
+
+    def _decide(self, outputs):
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` ``(n_samples, n_features)`` and ``y`` ``(n_samples,)`` or
+        ``(n_samples, n_targets)``; returns self."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``(X, y)``; returns self."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predictions ``(n_samples,)``, or ``(n_samples, n_targets)`` for several targets."""
+        check_is_fitted(self)
+        return self._decide(_backend.to_numpy(self._outputs(self._check_X(X))))
