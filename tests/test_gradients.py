@@ -269,3 +269,14 @@ def test_gradients_match_torch_autograd(backend):
     for key, param in params.items():
         np.testing.assert_allclose(xpnet.to_numpy(grads[key]), param.grad.numpy(),
                                    rtol=1e-10, atol=1e-13)
+
+
+def test_training_skips_the_gradient_for_the_data_and_nothing_else(backend):
+    model = xpnet.mlp([3, 4, 2], "relu", seed=0, backend=backend, dtype="float64")
+    X = backend.asarray(np.random.default_rng(0).normal(size=(5, 3)), "float64")
+    dY = backend.asarray(np.ones((5, 2)), "float64")
+    dX, grads = model.forward(X)[1](dY)
+    skipped, same = model.forward(X, input_grad=False)[1](dY)
+    assert tuple(dX.shape) == (5, 3) and skipped is None
+    for key in grads:
+        np.testing.assert_array_equal(xpnet.to_numpy(same[key]), xpnet.to_numpy(grads[key]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .backend import to_numpy
+from .layers import Dense, Sequential
 from .layers import n_outputs as _n_outputs
 
 
@@ -15,9 +16,17 @@ def loss_and_grads(model, loss, X, y, *, training=False):
     activation its loss can absorb, :func:`xpnet.losses.fuse` evaluates the loss on the logits.
     """
     network, loss = _losses.fuse(model, loss)
-    pred, backward = network.forward(X, training)
+    pred, backward = forward_for_grads(network, X, training)
     value, dpred = loss(pred, y)
     return value, backward(dpred)[1]
+
+
+def forward_for_grads(network, X, training):
+    """``network.forward`` for a training step: no gradient for the data when the network can
+    skip it (xpnet's Dense and Sequential)."""
+    if isinstance(network, (Dense, Sequential)):
+        return network.forward(X, training, input_grad=False)
+    return network.forward(X, training)
 
 
 def _loss_value(model, loss, X, y):

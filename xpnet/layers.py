@@ -20,9 +20,16 @@ from . import backend as _backend
 from . import init as _init
 from .functional import sigmoid
 
+_NAMESPACES: dict = {}
+
 
 def _namespace(X):
-    return array_api_compat.array_namespace(X)
+    """The array's Array API namespace, looked up once per array type (it depends on nothing else)."""
+    try:
+        return _NAMESPACES[type(X)]
+    except KeyError:
+        xp = _NAMESPACES[type(X)] = array_api_compat.array_namespace(X)
+        return xp
 
 
 class Layer:
@@ -81,6 +88,10 @@ class Dense(Layer):
         Backward:  dW = X.T @ dZ          (n_in, m) @ (m, n_out) -> (n_in, n_out)
                    db = sum(dZ, axis=0)   (n_out,)   summed over the batch: b is shared by every row
                    dX = dZ @ W.T          (m, n_out) @ (n_out, n_in) -> (m, n_in)
+
+    ``forward(X, training, input_grad=False)`` skips ``dX`` (its backward returns ``None``): the
+    first layer of a model being trained needs no gradient for the data, and for a wide input that
+    product costs as much as ``dW``.
     """
 
     def __init__(self, n_in: int, n_out: int, *, init="glorot_uniform", bias: bool = True,
@@ -98,19 +109,21 @@ class Dense(Layer):
         if bias:
             self.params["b"] = _init.zeros((n_out,), random=random, backend=target, dtype=dtype)
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         if X.shape[-1] != self.n_in:
             raise ValueError(f"Dense({self.n_in}, {self.n_out}) takes {self.n_in} input features, "
                              f"got X of shape {tuple(X.shape)}")
         xp = _namespace(X)
         W, b = self.params["W"], self.params.get("b")
-        Z = X @ W if b is None else X @ W + b
+        Z = X @ W
+        if b is not None:
+            Z += b  # in place: Z is ours, fresh from the product; saves an (m, n_out) array
 
         def backward(dZ):
             grads = {"W": X.T @ dZ}
             if b is not None:
                 grads["b"] = xp.sum(dZ, axis=0)
-            return dZ @ W.T, grads
+            return (dZ @ W.T if input_grad else None), grads
 
         return Z, backward
 
@@ -178,11 +191,11 @@ class ReLU(Layer):
 
     def forward(self, X, training=False):
         xp = _namespace(X)
-        zero = xp.zeros_like(X)
-        Y = xp.maximum(X, zero)
+        Y = xp.clip(X, min=0.0)
 
         def backward(dY):
-            return xp.where(Y > 0, dY, zero), {}
+            # a 0/1 multiply, not where(): several times faster on NumPy for large arrays
+            return dY * xp.astype(Y > 0, dY.dtype), {}
 
         return Y, backward
 
@@ -194,8 +207,8 @@ class LeakyReLU(Layer):
     -----
     ::
 
-        Forward:   Y  = X where X > 0, else slope * X          X, Y (m, n)
-        Backward:  dX = dY where X > 0, else slope * dY        (m, n)
+        Forward:   Y  = X * S     S (m, n) = 1 where X > 0, else slope     X, Y (m, n)
+        Backward:  dX = dY * S                                             (m, n)
     """
 
     def __init__(self, slope: float = 0.01):
@@ -206,11 +219,11 @@ class LeakyReLU(Layer):
 
     def forward(self, X, training=False):
         xp = _namespace(X)
-        positive = X > 0
-        Y = xp.where(positive, X, self.slope * X)
+        S = xp.astype(X > 0, X.dtype) * (1.0 - self.slope) + self.slope
+        Y = X * S
 
         def backward(dY):
-            return xp.where(positive, dY, self.slope * dY), {}
+            return dY * S, {}
 
         return Y, backward
 
@@ -345,10 +358,15 @@ class Sequential(Layer):
         if value:
             raise AttributeError("use load_params() to set a Sequential's parameters")
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
+        """``input_grad=False``: the backward pass skips the first layer's ``dX`` and returns
+        ``None`` for it (training needs no gradient for the data)."""
         backwards = []
-        for layer in self.layers:
-            X, backward = layer.forward(X, training)
+        for i, layer in enumerate(self.layers):
+            if i == 0 and not input_grad and isinstance(layer, (Dense, Sequential)):
+                X, backward = layer.forward(X, training, input_grad=False)
+            else:
+                X, backward = layer.forward(X, training)
             backwards.append(backward)
 
         def backward(dY):
@@ -508,8 +526,10 @@ class Sequential(Layer):
         return copy.deepcopy(self)
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            return Sequential(*self.layers[index])
+        if isinstance(index, slice):  # a view sharing the layers (and so the parameters)
+            view = Sequential.__new__(Sequential)
+            view.layers, view._backend, view._dtype = self.layers[index], self._backend, self._dtype
+            return view
         return self.layers[index]
 
     def __len__(self) -> int:

@@ -87,7 +87,7 @@ class _Dense(Dense):
     objective = None  # the _Objective whose L2 term holds this layer's W; None: no penalty
     first = False  # the input layer: no dX
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         Z = super().forward(X, training)[0]
         xp, W, objective, first = array_api_compat.array_namespace(X), self.params["W"], \
             self.objective, self.first
@@ -96,7 +96,7 @@ class _Dense(Dense):
             dW = X.T @ dZ
             if objective is not None and objective.alpha:
                 dW = dW + objective.l2 * W
-            return None if first else dZ @ W.T, {"W": dW, "b": xp.sum(dZ, axis=0)}
+            return None if first or not input_grad else dZ @ W.T, {"W": dW, "b": xp.sum(dZ, axis=0)}
 
         return Z, backward
 

@@ -28,6 +28,7 @@ from . import optim as _optim
 from ._validation import check_X, check_y
 from .backend import Random, host_array, is_finite_number, is_memmap
 from .functional import log_softmax, sigmoid
+from .grad import forward_for_grads
 from .layers import n_outputs as _n_outputs
 
 
@@ -449,7 +450,7 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     perm = random.permutation(train.m) if shuffle else None
     total, outputs, targets = 0.0, [], []
     for step, (rows, X, Y) in enumerate(train.batches(size, perm)):
-        pred, backward = network.forward(X, True)
+        pred, backward = forward_for_grads(network, X, True)
         value, dpred = head(pred, Y)
         optimizer.step(model.params, backward(dpred)[1])
         total = total + value * rows
@@ -494,7 +495,7 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
     for step, (_, X, Y) in enumerate(train.batches(size, perm)):
-        pred, backward = network.forward(X, True)
+        pred, backward = forward_for_grads(network, X, True)
         value, dpred = head(pred, Y)
         grads = backward(dpred)[1]
         bad = [k for k, g in grads.items() if not bool(xp.all(xp.isfinite(g)))]
