@@ -1,0 +1,166 @@
+#!/usr/bin/env python
+"""Where xpnet's time goes on the benchmark's workloads: cProfile of its hot paths.
+
+    python benchmarks/profile_hot_path.py                  # W1-1k, W2 (SGD, Adam), W3
+    python benchmarks/profile_hot_path.py --only W1-1k --top 30
+
+For each workload, the xpnet implementation of ``run.py`` is built and warmed up, then trained under
+cProfile (W1: 2,000 steps; W2: one epoch per optimizer; W3: 3 steps). Printed: the functions with
+the most time of their own (``tottime``) and the most time including callees (``cumtime``), per unit
+of work (step or epoch), with the share of the whole profile. cProfile adds a fixed cost to every
+Python call, so it inflates the share of small-function overhead (W1) somewhat; the ranking holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import workloads as W  # noqa: E402
+
+UNITS = {"W1-1k": 2000, "W1-100k": 50, "W2": 1, "W3": 3}
+
+
+def profile(impl, units: int, top: int) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    impl.run(units)
+    profiler.disable()
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    total = stats.total_tt
+    lines = [f"#### {impl.w.key} — {impl.label}: {units} {impl.w.unit}(s) in {total:.3f} s under cProfile "
+             f"({total / units * 1e3:.3f} ms per {impl.w.unit})", ""]
+    for key, title in (("tottime", "own time"), ("cumulative", "including callees")):
+        lines += [f"Top {top} by {title}:", "",
+                  "| function | calls/unit | own ms/unit | cum ms/unit | own % |",
+                  "|---|---:|---:|---:|---:|"]
+        entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if key == "tottime" else 3],
+                         reverse=True)[:top]
+        for (filename, line, name), (_, ncalls, tottime, cumtime, _) in entries:
+            where = _short_path(filename)
+            lines.append(f"| `{where}:{line}({name})` | {ncalls / units:.1f} | {tottime / units * 1e3:.3f} | "
+                         f"{cumtime / units * 1e3:.3f} | {100 * tottime / total:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
+    """Time, one by one, the array operations of one xpnet training step (ReLU MLP, MSE, SGD) as
+    ``xpnet/layers.py`` and ``xpnet/optim.py`` write them, next to the cheaper form of the same
+    operation; median of ``repeats`` runs each, interleaved. Where cProfile can only say "Dense
+    backward", this says which of its operations cost what."""
+    import statistics
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n0, n1 = sizes[0], sizes[1]
+    X = rng.standard_normal((m, n0), dtype=np.float32)
+    W = rng.standard_normal((n0, n1), dtype=np.float32) * 0.01
+    b = np.zeros(n1, np.float32)
+    Z = X @ W
+    dZ = rng.standard_normal((m, n1), dtype=np.float32)
+    G = rng.standard_normal((n0, n1), dtype=np.float32)
+    lr = 1e-4
+
+    def relu_fwd_xpnet():
+        zero = np.zeros_like(Z)
+        return np.maximum(Z, zero)
+
+    def relu_bwd_xpnet():
+        return np.where(Z > 0, dZ, np.zeros_like(Z))
+
+    scratch_Z, scratch_G = Z.copy(), G.copy()  # fresh buffers a layer or optimizer may consume
+
+    def relu_bwd_inplace():
+        scratch_Z[Z <= 0] = 0.0
+        return scratch_Z
+
+    def sgd_xpnet():
+        W[...] -= lr * G
+
+    def sgd_inplace():
+        np.multiply(G, lr, out=scratch_G)  # as g *= lr on a gradient buffer the optimizer owns
+        W[...] -= scratch_G
+
+    ops = [
+        ("Z = X @ W (forward GEMM)", lambda: X @ W, "the bound"),
+        ("dW = X.T @ dZ (weight gradient GEMM)", lambda: X.T @ dZ, "the bound"),
+        ("dX = dZ @ W.T (input gradient; skippable for the first layer)", lambda: dZ @ W.T, "0 for layer 1"),
+        ("Z + b (new array)", lambda: Z + b, "Z += b in place"),
+        ("  Z += b in place", lambda: np.add(scratch_Z, b, out=scratch_Z), ""),
+        ("ReLU forward: maximum(Z, zeros_like(Z))", relu_fwd_xpnet, "clip(Z, min=0)"),
+        ("  clip(Z, min=0)", lambda: np.clip(Z, 0.0, None), ""),
+        ("ReLU backward: where(Y > 0, dY, zeros_like)", relu_bwd_xpnet, "masked in place"),
+        ("  dY[Y <= 0] = 0 on the fresh dY", relu_bwd_inplace, ""),
+        ("SGD: p -= lr * g (allocates lr * g)", sgd_xpnet, "g *= lr; p -= g"),
+        ("  g *= lr; p -= g", sgd_inplace, ""),
+        ("db = sum(dZ, axis=0)", lambda: dZ.sum(axis=0), ""),
+    ]
+    times = {name: [] for name, _, _ in ops}
+    for _ in range(repeats):
+        for name, fn, _ in ops:
+            time.sleep(0.05)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    lines = [f"#### One layer's array operations at X ({m}, {n0}), W ({n0}, {n1}): median of {repeats}",
+             "", "| operation | ms | cheaper form |", "|---|---:|---|"]
+    for name, _, note in ops:
+        lines.append(f"| {name} | {statistics.median(times[name]) * 1e3:.2f} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def _short_path(filename: str) -> str:
+    if filename.startswith("~") or filename.startswith("<"):
+        return filename
+    parts = Path(filename).parts
+    for anchor in ("xpnet", "array_api_compat", "numpy", "benchmarks"):
+        if anchor in parts:
+            i = len(parts) - 1 - parts[::-1].index(anchor)
+            return "/".join(parts[i:])
+    return Path(filename).name
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", default="W1-1k,W2,W3", help="workload keys (W1-1k, W1-100k, W2, W3)")
+    p.add_argument("--backend", default=None)
+    p.add_argument("--top", type=int, default=15)
+    p.add_argument("--out", default=None, help="also write the report to this file")
+    p.add_argument("--ops", action="store_true",
+                   help="time W3's array operations one by one instead of profiling")
+    args = p.parse_args(argv)
+    wanted = [k.strip() for k in args.only.split(",") if k.strip()]
+    reports = []
+    if args.ops:
+        reports.append(op_costs())
+        print(reports[-1])
+        wanted = []
+    for w in W.workloads():
+        if w.key not in wanted:
+            continue
+        for impl in W.implementations(w, args.backend):
+            if impl.key not in (f"xpnet-{o}" for o in w.optimizers):
+                continue
+            impl.build()
+            impl.run(1)
+            reports.append(profile(impl, UNITS[w.key], args.top))
+            print(reports[-1], flush=True)
+    if args.out:
+        Path(args.out).write_text("\n".join(reports) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
