@@ -33,5 +33,6 @@ def test_digits_example(backend):
 def test_gpu_example_falls_back_to_the_cpu(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(xpnet.backend, "_importable", lambda name: name != "cupy")
     history = _load("gpu").main(n=600, epochs=2, out=tmp_path / "s.xpnet")
-    assert "CPU fallback" in capsys.readouterr().out and len(history["loss"]) == 2
-    assert xpnet.load(tmp_path / "s.xpnet").backend.name == "numpy"
+    out = capsys.readouterr().out
+    assert "training on numpy:cpu (CPU fallback" in out and len(history["loss"]) == 2
+    assert xpnet.load(tmp_path / "s.xpnet", backend="numpy").backend.name == "numpy"
