@@ -54,10 +54,10 @@ def profile(impl, units: int, top: int) -> str:
 
 
 def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
-    """Time, one by one, the array operations of one xpnet training step (ReLU MLP, MSE, SGD) as
-    ``xpnet/layers.py`` and ``xpnet/optim.py`` write them, next to the cheaper form of the same
-    operation; median of ``repeats`` runs each, interleaved. Where cProfile can only say "Dense
-    backward", this says which of its operations cost what."""
+    """Time, one by one, the array operations of one training step of a ReLU MLP with SGD at one
+    layer's shapes, each in the forms an implementation may write it (xpnet's before and after its
+    hot-path work, the hand-written reference's); median of ``repeats`` runs each, interleaved.
+    Where cProfile can only say "Dense backward", this says which operation costs what."""
     import statistics
     import time
 
@@ -77,8 +77,11 @@ def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
         zero = np.zeros_like(Z)
         return np.maximum(Z, zero)
 
-    def relu_bwd_xpnet():
+    def relu_bwd_where():
         return np.where(Z > 0, dZ, np.zeros_like(Z))
+
+    def relu_bwd_multiply():
+        return dZ * (Z > 0).astype(dZ.dtype)
 
     scratch_Z, scratch_G = Z.copy(), G.copy()  # fresh buffers a layer or optimizer may consume
 
@@ -94,17 +97,18 @@ def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
         W[...] -= scratch_G
 
     ops = [
-        ("Z = X @ W (forward GEMM)", lambda: X @ W, "the bound"),
-        ("dW = X.T @ dZ (weight gradient GEMM)", lambda: X.T @ dZ, "the bound"),
-        ("dX = dZ @ W.T (input gradient; skippable for the first layer)", lambda: dZ @ W.T, "0 for layer 1"),
-        ("Z + b (new array)", lambda: Z + b, "Z += b in place"),
-        ("  Z += b in place", lambda: np.add(scratch_Z, b, out=scratch_Z), ""),
-        ("ReLU forward: maximum(Z, zeros_like(Z))", relu_fwd_xpnet, "clip(Z, min=0)"),
-        ("  clip(Z, min=0)", lambda: np.clip(Z, 0.0, None), ""),
-        ("ReLU backward: where(Y > 0, dY, zeros_like)", relu_bwd_xpnet, "masked in place"),
-        ("  dY[Y <= 0] = 0 on the fresh dY", relu_bwd_inplace, ""),
-        ("SGD: p -= lr * g (allocates lr * g)", sgd_xpnet, "g *= lr; p -= g"),
-        ("  g *= lr; p -= g", sgd_inplace, ""),
+        ("Z = X @ W (forward GEMM)", lambda: X @ W, "in the bound"),
+        ("dW = X.T @ dZ (weight gradient GEMM)", lambda: X.T @ dZ, "in the bound"),
+        ("dX = dZ @ W.T (input gradient)", lambda: dZ @ W.T, "not needed for the first layer"),
+        ("bias: Z + b (a new array)", lambda: Z + b, ""),
+        ("bias: Z += b in place", lambda: np.add(scratch_Z, b, out=scratch_Z), ""),
+        ("ReLU forward: maximum(Z, zeros_like(Z))", relu_fwd_xpnet, ""),
+        ("ReLU forward: clip(Z, min=0)", lambda: np.clip(Z, 0.0, None), ""),
+        ("ReLU backward: where(Y > 0, dY, zeros_like(Y))", relu_bwd_where, ""),
+        ("ReLU backward: dY * astype(Y > 0)", relu_bwd_multiply, ""),
+        ("ReLU backward: dY[Y <= 0] = 0 on the fresh dY", relu_bwd_inplace, ""),
+        ("SGD: p -= lr * g (allocates lr * g)", sgd_xpnet, ""),
+        ("SGD: g *= lr; p -= g (consumes g)", sgd_inplace, ""),
         ("db = sum(dZ, axis=0)", lambda: dZ.sum(axis=0), ""),
     ]
     times = {name: [] for name, _, _ in ops}
@@ -115,7 +119,7 @@ def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
             fn()
             times[name].append(time.perf_counter() - t0)
     lines = [f"#### One layer's array operations at X ({m}, {n0}), W ({n0}, {n1}): median of {repeats}",
-             "", "| operation | ms | cheaper form |", "|---|---:|---|"]
+             "", "| operation | ms | note |", "|---|---:|---|"]
     for name, _, note in ops:
         lines.append(f"| {name} | {statistics.median(times[name]) * 1e3:.2f} | {note} |")
     return "\n".join(lines) + "\n"
