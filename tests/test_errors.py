@@ -173,7 +173,8 @@ def _predict(model, X, y):
 
 
 ENTRY_POINTS = {"fit": _fit, "evaluate": _evaluate, "predict": _predict,
-                "value_and_grad": lambda m, X, y: xpnet.value_and_grad(m, "binary_crossentropy", X, y)}
+                "value_and_grad": lambda m, X, y: xpnet.value_and_grad(m, "binary_crossentropy", X, y),
+                "gradcheck": lambda m, X, y: xpnet.gradcheck(m, "binary_crossentropy", X, y)}
 BAD_X = [
     (np.array([[0.0, 1.0], [np.nan, 0.0], [1.0, 1.0]]), r"X\[1, 0\] is nan"),
     (np.array([[0.0, 1.0], [1.0, -np.inf], [1.0, 1.0]]), r"X\[1, 1\] is -inf"),
@@ -200,7 +201,7 @@ def test_bad_X_at_every_entry_point(backend, entry, X, match):
     _assert_unchanged(model, before)
 
 
-@pytest.mark.parametrize("entry", ["fit", "evaluate", "value_and_grad"])
+@pytest.mark.parametrize("entry", ["fit", "evaluate", "value_and_grad", "gradcheck"])
 @pytest.mark.parametrize("y, match", BAD_Y)
 def test_bad_y_at_every_entry_point(backend, entry, y, match):
     model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
