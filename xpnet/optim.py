@@ -372,11 +372,16 @@ class Adam(Optimizer):
         m, v, t = state["m"], state["v"], self.iterations
         m *= self.beta1
         m += (1.0 - self.beta1) * g
+        G = g * g  # the temporaries are reused in place: half the allocations, same rounding
+        G *= 1.0 - self.beta2
         v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
-        step_size = self.lr / (1.0 - self.beta1 ** t)
-        denom = xp.sqrt(v) / math.sqrt(1.0 - self.beta2 ** t) + self.eps
-        p -= step_size * (m / denom)
+        v += G
+        denom = xp.sqrt(v)
+        denom /= math.sqrt(1.0 - self.beta2 ** t)
+        denom += self.eps
+        update = m / denom
+        update *= self.lr / (1.0 - self.beta1 ** t)
+        p -= update
 
 
 class AdamW(Adam):
