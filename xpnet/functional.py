@@ -1,28 +1,52 @@
 """Numerically stable elementwise functions shared by layers and losses (Array API only).
 
 Each takes the namespace as ``xp`` (resolved once by the caller) and keeps the input's dtype and
-device: constants are Python floats, which every library treats as "weak" scalars.
+device: constants are Python floats, which every library treats as "weak" scalars. None uses
+``where``: NumPy's ``where`` over a mask of mixed signs costs several times an ``exp``.
 """
 
 from __future__ import annotations
 
 import array_api_compat
 
+_NAMESPACES: dict = {}
+
+
+def namespace(x):
+    """The array's Array API namespace, looked up once per array type (it depends on nothing else):
+    ``array_api_compat.array_namespace`` costs more than a small array operation."""
+    try:
+        return _NAMESPACES[type(x)]
+    except KeyError:
+        xp = _NAMESPACES[type(x)] = array_api_compat.array_namespace(x)
+        return xp
+
 
 def sigmoid(Z, *, xp):
-    """σ(z) = 1 / (1 + e^(−z)), without overflow.
+    """σ(z) = e^min(z, 0) / (1 + e^(−|z|)), to a few ulps and without overflow.
 
-    With e = exp(−|z|) ∈ (0, 1], σ(z) = 1/(1+e) for z ≥ 0 and e/(1+e) for z < 0. ``where``
-    evaluates both branches, so both must be finite for every z: neither ever computes exp(+|z|).
+    Both exponents are ≤ 0, so nothing overflows for any finite z; for z ≥ 0 the numerator is 1,
+    for z < 0 this is e^z / (1 + e^z). Unlike ``0.5 (1 + tanh(z/2))`` it keeps its relative
+    accuracy for tiny probabilities (σ(−80) ≈ 1.8e-35 in float32, not 0).
     """
-    E = xp.exp(-xp.abs(Z))
-    R = 1.0 / (1.0 + E)
-    return xp.where(Z >= 0, R, E * R)
+    A = xp.abs(Z)
+    D = xp.exp(-A)
+    D += 1.0
+    N = Z - A  # 0 or 2z: exactly 2·min(z, 0)
+    N *= 0.5
+    N = xp.exp(N)
+    N /= D
+    return N
 
 
 def softplus(Z, *, xp):
     """log(1 + e^z) = max(z, 0) + log1p(e^(−|z|)), finite for every finite z."""
-    return xp.clip(Z, min=0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
+    A = xp.abs(Z)
+    S = xp.log1p(xp.exp(-A))
+    A += Z  # 0 or 2z: exactly 2·max(z, 0)
+    A *= 0.5
+    S += A
+    return S
 
 
 def log_softmax(Z, *, xp, axis=-1):
@@ -35,3 +59,22 @@ def one_hot(labels, k: int, *, xp, dtype):
     """Integer labels ``(m,)`` as a one-hot matrix ``(m, k)`` of ``dtype`` on the labels' device."""
     classes = xp.arange(k, dtype=labels.dtype, device=array_api_compat.device(labels))
     return xp.astype(labels[:, None] == classes[None, :], dtype)
+
+
+_ONES: dict = {}
+
+
+def batch_sum(dZ, *, xp):
+    """``sum(dZ, axis=0)`` ``(n,)`` of ``dZ`` ``(m, n)``, as the vector-matrix product ``1 @ dZ``.
+
+    The product runs in BLAS and accumulates like ``dW = X.T @ dZ`` beside it; NumPy's axis-0
+    reduction of a tall, narrow matrix is 2–12 times slower (and no more accurate). The vector of
+    ones is made once per (library, dtype, device, m).
+    """
+    key = (type(dZ), dZ.dtype, array_api_compat.device(dZ), dZ.shape[0])
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) >= 16:  # batch sizes seen by one process are few; never let it grow unbounded
+            _ONES.clear()
+        ones = _ONES[key] = xp.ones((dZ.shape[0],), dtype=dZ.dtype, device=key[2])
+    return ones @ dZ

@@ -15,7 +15,7 @@ from __future__ import annotations
 import array_api_compat
 
 from .backend import to_numpy
-from .functional import log_softmax, one_hot, sigmoid, softplus
+from .functional import log_softmax, namespace, one_hot
 from .layers import Sequential, Sigmoid, Softmax
 
 # PyTorch's convention: log-probabilities are clamped at -100, so p = 0 costs 100, not inf.
@@ -87,11 +87,10 @@ class BinaryCrossEntropy(Loss):
 
     def __call__(self, pred, target):
         _check_shapes(pred, target, "binary_crossentropy")
-        xp = array_api_compat.array_namespace(pred, target)
+        xp = namespace(pred)
         n = array_api_compat.size(pred)
         if self.from_logits:
-            value = xp.sum(softplus(pred, xp=xp) - target * pred) / n
-            return value, (sigmoid(pred, xp=xp) - target) / n
+            return _bce_from_logits(pred, target, n, xp=xp)
         P, Y = pred, target
         value = -xp.sum(Y * _safe_log(P, xp=xp) + (1.0 - Y) * _safe_log(1.0 - P, xp=xp)) / n
         curvature = xp.clip(P * (1.0 - P), min=xp.finfo(P.dtype).smallest_normal)
@@ -107,6 +106,31 @@ class BinaryCrossEntropy(Loss):
 
     def __repr__(self) -> str:
         return f"BinaryCrossEntropy(from_logits={self.from_logits})"
+
+
+def _bce_from_logits(Z, Y, n, *, xp):
+    """Binary cross-entropy and its gradient from the logits, sharing ``E = exp(−|z|)``::
+
+        softplus(z) = max(z, 0) + log1p(E)          σ(z) = exp(min(z, 0)) / (1 + E)
+
+    the forms of :func:`xpnet.functional.softplus` and :func:`~xpnet.functional.sigmoid`, where
+    ``max(z, 0)`` and ``min(z, 0)`` are ``(z ± |z|) / 2`` (exact). Each temporary is reused in place.
+    """
+    A = xp.abs(Z)
+    E = xp.exp(-A)
+    T = Z + A  # 2·max(z, 0)
+    T *= 0.5
+    T -= Y * Z
+    T += xp.log1p(E)
+    value = xp.sum(T) / n
+    T = Z - A  # 2·min(z, 0)
+    T *= 0.5
+    P = xp.exp(T)
+    E += 1.0
+    P /= E
+    P -= Y
+    P /= n
+    return value, P
 
 
 class CrossEntropy(Loss):
@@ -137,14 +161,18 @@ class CrossEntropy(Loss):
         self.from_logits = bool(from_logits)
 
     def __call__(self, pred, target):
-        xp = array_api_compat.array_namespace(pred, target)
+        xp = namespace(pred)
         if target.ndim == 1:
             target = one_hot(target, pred.shape[1], xp=xp, dtype=pred.dtype)
         _check_shapes(pred, target, "crossentropy")
         m = pred.shape[0]
         if self.from_logits:
             log_p = log_softmax(pred, xp=xp, axis=1)
-            return -xp.sum(target * log_p) / m, (xp.exp(log_p) - target) / m
+            value = -xp.sum(target * log_p) / m
+            G = xp.exp(log_p)
+            G -= target
+            G /= m
+            return value, G
         P = xp.clip(pred, min=xp.finfo(pred.dtype).smallest_normal)
         return -xp.sum(target * _safe_log(P, xp=xp)) / m, -target / P / m
 
@@ -187,10 +215,12 @@ class MeanSquaredError(Loss):
 
     def __call__(self, pred, target):
         _check_shapes(pred, target, "mse")
-        xp = array_api_compat.array_namespace(pred, target)
+        xp = namespace(pred)
         n = array_api_compat.size(pred)
         E = pred - target
-        return xp.sum(E * E) / n, E * (2.0 / n)
+        value = xp.sum(E * E) / n
+        E *= 2.0 / n
+        return value, E
 
 
 LOSSES = {cls.name: cls for cls in (BinaryCrossEntropy, CrossEntropy, MeanSquaredError)}

@@ -1,0 +1,57 @@
+"""The shared elementwise functions: accurate to a few ulps over the whole range, on every backend."""
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import functional
+
+# float32: down to where σ(z) is still a normal number (σ(−80) ≈ 1.8e-35); float64: σ(−700) ≈ 1e-304
+TAILS = {"float32": 80.0, "float64": 700.0}
+ULPS = {"float32": 8 * 2.0**-24, "float64": 8 * 2.0**-53}
+
+
+def _logits(dtype):
+    far = TAILS[dtype]
+    return np.array([-far, -30.0, -17.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 17.0, 30.0, far])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_keeps_its_relative_accuracy_in_both_tails(backend, dtype):
+    z = _logits(dtype)
+    expected = 1.0 / (1.0 + np.exp(-z))  # float64: exact to an ulp for these z
+    got = functional.sigmoid(backend.asarray(z, dtype), xp=backend.xp)
+    assert got.dtype == backend.dtype(dtype)
+    np.testing.assert_allclose(xpnet.to_numpy(got), expected, rtol=ULPS[dtype], atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_and_softplus_are_exact_at_extreme_logits(backend, dtype):
+    z = np.array([-1e4, 1e4])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # (exp underflows to 0: fine)
+        s = xpnet.to_numpy(functional.sigmoid(backend.asarray(z, dtype), xp=backend.xp))
+        sp = xpnet.to_numpy(functional.softplus(backend.asarray(z, dtype), xp=backend.xp))
+    np.testing.assert_array_equal(s, [0.0, 1.0])
+    np.testing.assert_array_equal(sp, [0.0, 1e4])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softplus_matches_logaddexp(backend, dtype):
+    z = _logits(dtype)
+    got = functional.softplus(backend.asarray(z, dtype), xp=backend.xp)
+    np.testing.assert_allclose(xpnet.to_numpy(got), np.logaddexp(0.0, z), rtol=ULPS[dtype], atol=0)
+
+
+@pytest.mark.parametrize("m", [1, 7, 1000])
+def test_batch_sum_is_the_sum_over_the_batch(backend, m):
+    dZ = np.random.default_rng(m).normal(size=(m, 5))
+    for dtype, rtol in (("float64", 1e-12), ("float32", 1e-5)):
+        got = functional.batch_sum(backend.asarray(dZ, dtype), xp=backend.xp)
+        assert tuple(got.shape) == (5,) and got.dtype == backend.dtype(dtype)
+        np.testing.assert_allclose(xpnet.to_numpy(got), dZ.sum(axis=0), rtol=rtol, atol=1e-6)
+
+
+def test_batch_sum_keeps_few_vectors_of_ones(backend):
+    for m in range(1, 40):  # every batch size of a long run with many sizes
+        functional.batch_sum(backend.asarray(np.ones((m, 2)), "float64"), xp=backend.xp)
+    assert len(functional._ONES) <= 16
