@@ -179,11 +179,12 @@ class XpnetStep(_Xpnet):
 
         model, loss, opt = self.model, self.loss, self.opt
         for _ in range(k):
+            # as fit does: the gradients go straight into the step, so the last step's are freed
+            # before the next backward pass makes new ones
             if self.validate:
-                _, grads = value_and_grad(model, loss, self.X_raw, self.y_raw)
+                opt.step(model.params, value_and_grad(model, loss, self.X_raw, self.y_raw)[1])
             else:
-                _, grads = loss_and_grads(model, loss, self.X, self.y)
-            opt.step(model.params, grads)
+                opt.step(model.params, loss_and_grads(model, loss, self.X, self.y)[1])
         self.sync()
 
 

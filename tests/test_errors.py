@@ -201,6 +201,17 @@ def test_bad_X_at_every_entry_point(backend, entry, X, match):
     _assert_unchanged(model, before)
 
 
+@pytest.mark.parametrize("where", [(0, 0), (2999, 1), (2100, 0)])
+def test_non_finite_found_in_any_block_of_a_large_X(backend, where, monkeypatch):
+    from xpnet import _validation
+    monkeypatch.setattr(_validation, "_BLOCK", 1000)  # X is checked 500 rows at a time
+    X = np.ones((3000, 2))
+    X[where] = np.nan
+    model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+    with pytest.raises(ValueError, match=rf"X\[{where[0]}, {where[1]}\] is nan"):
+        model.predict(X)
+
+
 @pytest.mark.parametrize("entry", ["fit", "evaluate", "value_and_grad", "gradcheck"])
 @pytest.mark.parametrize("y, match", BAD_Y)
 def test_bad_y_at_every_entry_point(backend, entry, y, match):

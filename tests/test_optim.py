@@ -128,6 +128,29 @@ def test_update_matches_torch_optim(name, hyper):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize(("name", "hyper"), CONFIGS, ids=IDS)
+def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyper, monkeypatch):
+    rng = np.random.default_rng(1)
+    host = {"W": rng.normal(size=(13, 5)), "b": rng.normal(size=37)}  # 65 and 37 elements
+    grads = [{k: rng.normal(size=v.shape) for k, v in host.items()} for _ in range(3)]
+    results = {}
+    for block in (optim.BLOCK, 8):  # whole arrays; then rows 0-1, 2-3, ... of W and 8s of b
+        monkeypatch.setattr(optim, "BLOCK", block)
+        params = _on(backend, host, "float32")
+        arrays = dict(params)
+        opt = getattr(optim, name)(**hyper)
+        for g in grads:
+            opt.step(params, _on(backend, g, "float32"))
+        assert all(params[k] is arrays[k] for k in params)  # updated in place, never rebound
+        slots = opt.state_dict()["slots"]
+        results[block] = [xpnet.to_numpy(p) for p in params.values()] + \
+            [xpnet.to_numpy(a) for slot in slots.values() for a in slot.values()]
+    whole, blocked = results.values()
+    assert not np.array_equal(whole[0], host["W"].astype(np.float32))
+    for a, b in zip(whole, blocked, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_model_parameters_are_updated_in_place(backend):
     model = xpnet.mlp([2, 3, 1], seed=0, backend=backend, dtype="float32")
     W = model.layers[0].params["W"]

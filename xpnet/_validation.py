@@ -7,26 +7,37 @@ anything back to the host.
 
 from __future__ import annotations
 
-import array_api_compat
+import math
 
 from .backend import to_numpy
+from .functional import namespace
 from .layers import n_inputs
 
 
 def _first_non_finite(A, name: str) -> str | None:
-    """``"X[17, 1] is NaN"`` for the first non-finite entry of ``A``, or None when all are finite."""
-    xp = array_api_compat.array_namespace(A)
-    bad = ~xp.isfinite(A)
-    if not bool(xp.any(bad)):
-        return None
-    flat = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
-    index = []
-    for size in reversed(tuple(A.shape)):
-        flat, i = divmod(flat, size)
-        index.append(i)
-    index.reverse()
-    value = float(to_numpy(A)[tuple(index)])
-    return f"{name}[{', '.join(map(str, index))}] is {value}"
+    """``"X[17, 1] is NaN"`` for the first non-finite entry of ``A``, or None when all are finite.
+
+    Checked a block of rows at a time: the mask of a block is small, where the mask of a large
+    ``X`` would be the largest array training allocates.
+    """
+    xp = namespace(A)
+    m, row = A.shape[0], math.prod(A.shape[1:])
+    rows = max(1, _BLOCK // max(row, 1))
+    for start in range(0, m, rows):
+        bad = ~xp.isfinite(A[start:min(start + rows, m), ...])
+        if bool(xp.any(bad)):
+            flat = start * row + int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
+            index = []
+            for size in reversed(tuple(A.shape)):
+                flat, i = divmod(flat, size)
+                index.append(i)
+            index.reverse()
+            value = float(to_numpy(A)[tuple(index)])
+            return f"{name}[{', '.join(map(str, index))}] is {value}"
+    return None
+
+
+_BLOCK = 1 << 20  # elements checked at once
 
 
 def check_finite(A, name: str) -> None:
