@@ -78,9 +78,7 @@ class NumpyMLP:
         self.hidden, self.head, self.optimizer = hidden, head, optimizer
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
         self.t = 0
-        if optimizer == "adam":
-            self.m = [np.zeros_like(p) for p in self.W + self.b]
-            self.v = [np.zeros_like(p) for p in self.W + self.b]
+        self.m = self.v = None  # Adam's moments, made by the first step (as xpnet and torch.optim)
 
     @property
     def params(self):
@@ -160,6 +158,9 @@ class NumpyMLP:
                 g *= self.lr  # the gradient buffer is ours: scale it instead of allocating
                 p -= g
             return loss
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
         beta1, beta2, t = self.beta1, self.beta2, self.t
         step_size = self.lr / (1.0 - beta1 ** t)
         root_bias2 = math.sqrt(1.0 - beta2 ** t)

@@ -27,19 +27,22 @@ def test_sigmoid_keeps_its_relative_accuracy_in_both_tails(backend, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sigmoid_and_softplus_are_exact_at_extreme_logits(backend, dtype):
-    z = np.array([-1e4, 1e4])
+    big = float(np.finfo(dtype).max)
+    z = backend.asarray(np.array([-big, -1e4, 1e4, big]), dtype)
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # (exp underflows to 0: fine)
-        s = xpnet.to_numpy(functional.sigmoid(backend.asarray(z, dtype), xp=backend.xp))
-        sp = xpnet.to_numpy(functional.softplus(backend.asarray(z, dtype), xp=backend.xp))
-    np.testing.assert_array_equal(s, [0.0, 1.0])
-    np.testing.assert_array_equal(sp, [0.0, 1e4])
+        s = xpnet.to_numpy(functional.sigmoid(z, xp=backend.xp))
+        sp, s2 = map(xpnet.to_numpy, functional.softplus_and_sigmoid(z, xp=backend.xp))
+    np.testing.assert_array_equal(s, [0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(s2, s)
+    np.testing.assert_array_equal(sp, np.array([0.0, 0.0, 1e4, big], dtype=dtype))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_softplus_matches_logaddexp(backend, dtype):
+def test_softplus_and_sigmoid_match_logaddexp_and_sigmoid(backend, dtype):
     z = _logits(dtype)
-    got = functional.softplus(backend.asarray(z, dtype), xp=backend.xp)
-    np.testing.assert_allclose(xpnet.to_numpy(got), np.logaddexp(0.0, z), rtol=ULPS[dtype], atol=0)
+    sp, s = functional.softplus_and_sigmoid(backend.asarray(z, dtype), xp=backend.xp)
+    np.testing.assert_allclose(xpnet.to_numpy(sp), np.logaddexp(0.0, z), rtol=ULPS[dtype], atol=0)
+    np.testing.assert_allclose(xpnet.to_numpy(s), 1.0 / (1.0 + np.exp(-z)), rtol=ULPS[dtype], atol=0)
 
 
 @pytest.mark.parametrize("m", [1, 7, 1000])

@@ -32,21 +32,34 @@ def sigmoid(Z, *, xp):
     A = xp.abs(Z)
     D = xp.exp(-A)
     D += 1.0
-    N = Z - A  # 0 or 2z: exactly 2·min(z, 0)
-    N *= 0.5
+    A *= 0.5
+    N = Z * 0.5
+    N -= A  # min(z, 0) = z/2 − |z|/2, exactly, and never overflows
     N = xp.exp(N)
     N /= D
     return N
 
 
-def softplus(Z, *, xp):
-    """log(1 + e^z) = max(z, 0) + log1p(e^(−|z|)), finite for every finite z."""
+def softplus_and_sigmoid(Z, *, xp):
+    """softplus(z) = log(1 + e^z) and σ(z) together, sharing ``E = e^(−|z|)``::
+
+        softplus(z) = max(z, 0) + log1p(E)          σ(z) = e^min(z, 0) / (1 + E)
+
+    with ``max(z, 0)``, ``min(z, 0) = z/2 ± |z|/2`` (exact, and never overflowing). Finite for every
+    finite z; what binary cross-entropy from logits needs for its value and its gradient.
+    """
     A = xp.abs(Z)
-    S = xp.log1p(xp.exp(-A))
-    A += Z  # 0 or 2z: exactly 2·max(z, 0)
+    E = xp.exp(-A)
     A *= 0.5
-    S += A
-    return S
+    H = Z * 0.5
+    N = H - A  # min(z, 0)
+    H += A  # max(z, 0)
+    S = xp.log1p(E)
+    S += H
+    P = xp.exp(N)
+    E += 1.0
+    P /= E
+    return S, P
 
 
 def log_softmax(Z, *, xp, axis=-1):
@@ -71,10 +84,10 @@ def batch_sum(dZ, *, xp):
     reduction of a tall, narrow matrix is 2–12 times slower (and no more accurate). The vector of
     ones is made once per (library, dtype, device, m).
     """
-    key = (type(dZ), dZ.dtype, array_api_compat.device(dZ), dZ.shape[0])
+    key = (type(dZ), dZ.dtype, dZ.device, dZ.shape[0])
     ones = _ONES.get(key)
     if ones is None:
         if len(_ONES) >= 16:  # batch sizes seen by one process are few; never let it grow unbounded
             _ONES.clear()
-        ones = _ONES[key] = xp.ones((dZ.shape[0],), dtype=dZ.dtype, device=key[2])
+        ones = _ONES[key] = xp.ones((dZ.shape[0],), dtype=dZ.dtype, device=dZ.device)
     return ones @ dZ

@@ -15,7 +15,7 @@ from __future__ import annotations
 import array_api_compat
 
 from .backend import to_numpy
-from .functional import log_softmax, namespace, one_hot
+from .functional import log_softmax, namespace, one_hot, softplus_and_sigmoid
 from .layers import Sequential, Sigmoid, Softmax
 
 # PyTorch's convention: log-probabilities are clamped at -100, so p = 0 costs 100, not inf.
@@ -109,28 +109,11 @@ class BinaryCrossEntropy(Loss):
 
 
 def _bce_from_logits(Z, Y, n, *, xp):
-    """Binary cross-entropy and its gradient from the logits, sharing ``E = exp(−|z|)``::
-
-        softplus(z) = max(z, 0) + log1p(E)          σ(z) = exp(min(z, 0)) / (1 + E)
-
-    the forms of :func:`xpnet.functional.softplus` and :func:`~xpnet.functional.sigmoid`, where
-    ``max(z, 0)`` and ``min(z, 0)`` are ``(z ± |z|) / 2`` (exact). Each temporary is reused in place.
-    """
-    A = xp.abs(Z)
-    E = xp.exp(-A)
-    T = Z + A  # 2·max(z, 0)
-    T *= 0.5
-    T -= Y * Z
-    T += xp.log1p(E)
-    value = xp.sum(T) / n
-    T = Z - A  # 2·min(z, 0)
-    T *= 0.5
-    P = xp.exp(T)
-    E += 1.0
-    P /= E
+    S, P = softplus_and_sigmoid(Z, xp=xp)
+    S -= Y * Z
     P -= Y
     P /= n
-    return value, P
+    return xp.sum(S) / n, P
 
 
 class CrossEntropy(Loss):

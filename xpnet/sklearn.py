@@ -50,7 +50,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import backend as _backend
 from . import optim
-from .functional import log_softmax, sigmoid, softplus
+from .functional import log_softmax, sigmoid, softplus_and_sigmoid
 from .grad import loss_and_grads
 from .layers import Dense, Identity, ReLU, Sequential, Sigmoid, Tanh
 from .losses import Loss
@@ -148,7 +148,8 @@ class _Objective(Loss):
         Y, w = (T[:, :k], T[:, k:]) if self.weighted else (T, None)
         n = xp.sum(w) if self.weighted else Z.shape[0]
         if self.link == "logistic":
-            L, P = softplus(Z, xp=xp) - Y * Z, sigmoid(Z, xp=xp)
+            L, P = softplus_and_sigmoid(Z, xp=xp)
+            L = L - Y * Z
         elif self.link == "softmax":
             log_P = log_softmax(Z, xp=xp, axis=1)
             L, P = -(Y * log_P), xp.exp(log_P)
