@@ -180,9 +180,10 @@ class Optimizer:
         Nothing changes when the arguments are inconsistent: a missing or extra key, a wrong
         shape or dtype raise ``ValueError`` naming the key before any update.
 
-        A parameter larger than :data:`BLOCK` elements is updated a block of rows at a time: the
-        update's temporaries then stay in the CPU's cache instead of costing a fresh allocation
-        as large as the parameter (elementwise, so the result is the same to the last bit).
+        A parameter larger than :data:`BLOCK` elements is updated a block of rows at a time, so
+        the update's temporaries are small: a temporary as large as the parameter is a fresh
+        mapping that the memory allocator faults in anew on every step (W2 with Adam: 1.6x the
+        GEMM bound whole, 1.26x in blocks). Elementwise, so the result is the same to the bit.
         """
         if params.keys() != grads.keys():
             missing = [k for k in params if k not in grads]
