@@ -65,8 +65,7 @@ _HIDDEN = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU
 
 
 class _Dense(Dense):
-    """A Dense layer with scikit-learn's L2 penalty in its backward pass, and no ``dX`` for the
-    input layer.
+    """A Dense layer with scikit-learn's L2 penalty in its backward pass.
 
     Notes
     -----
@@ -75,28 +74,25 @@ class _Dense(Dense):
         Forward:   Z  = X @ W + b                        as Dense
         Backward:  dW = X.T @ dZ + (alpha / n) * W       (n_in, n_out)
                    db = sum(dZ, axis=0)                  (n_out,)
-                   dX = dZ @ W.T                         (m, n_in); None for the input layer
+                   dX = dZ @ W.T                         (m, n_in); not for the input layer
 
     ``n`` is the batch's total sample weight (its size when unweighted), known to the objective:
     the fit loop evaluates the loss between forward and backward, and the objective leaves
-    ``alpha / n`` in its ``l2`` attribute for this backward to read. The input layer's ``dX`` is
-    not needed by anything; as in scikit-learn it is not computed (with ``(m, n_out) @ (n_out,
-    n_in)`` it would be the costliest product of a one-hidden-layer network's step).
+    ``alpha / n`` in its ``l2`` attribute for this backward to read. As in scikit-learn, the input
+    layer's ``dX`` is not computed (training runs the network with ``input_grad=False``).
     """
 
     objective = None  # the _Objective whose L2 term holds this layer's W; None: no penalty
-    first = False  # the input layer: no dX
 
     def forward(self, X, training=False, *, input_grad=True):
-        Z = super().forward(X, training)[0]
-        xp, W, objective, first = array_api_compat.array_namespace(X), self.params["W"], \
-            self.objective, self.first
+        Z, dense_backward = super().forward(X, training, input_grad=input_grad)
+        W, objective = self.params["W"], self.objective
 
         def backward(dZ):
-            dW = X.T @ dZ
+            dX, grads = dense_backward(dZ)
             if objective is not None and objective.alpha:
-                dW = dW + objective.l2 * W
-            return None if first or not input_grad else dZ @ W.T, {"W": dW, "b": xp.sum(dZ, axis=0)}
+                grads["W"] += objective.l2 * W  # dW is fresh from X.T @ dZ: ours to update
+            return dX, grads
 
         return Z, backward
 
@@ -498,7 +494,6 @@ class _BaseMLP(BaseEstimator):
             if i:
                 layers.append(_HIDDEN[self.activation]())
             layers.append(_Dense(*W.shape, init="zeros", backend=target, dtype=dtype))
-        layers[0].first = True
         model = Sequential(*layers)
         model.load_params({f"{2 * i}.{name}": value
                            for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True))
