@@ -16,9 +16,16 @@ def loss_and_grads(model, loss, X, y, *, training=False):
     activation its loss can absorb, :func:`xpnet.losses.fuse` evaluates the loss on the logits.
     """
     network, loss = _losses.fuse(model, loss)
+    return forward_and_backward(network, loss, X, y, training)[1:]
+
+
+def forward_and_backward(network, loss, X, y, training):
+    """``(pred, value, grads)``: one forward pass of ``network`` (as :func:`forward_for_grads`), the
+    loss, one backward pass. Returning frees the backward closures, and with them the saved
+    activations, before the caller's next step allocates its own."""
     pred, backward = forward_for_grads(network, X, training)
     value, dpred = loss(pred, y)
-    return value, backward(dpred)[1]
+    return pred, value, backward(dpred)[1]
 
 
 def forward_for_grads(network, X, training):

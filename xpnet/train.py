@@ -28,7 +28,7 @@ from . import optim as _optim
 from ._validation import check_X, check_y
 from .backend import Random, host_array, is_finite_number, is_memmap
 from .functional import log_softmax, sigmoid
-from .grad import forward_for_grads
+from .grad import forward_and_backward
 from .layers import n_outputs as _n_outputs
 
 
@@ -450,9 +450,9 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     perm = random.permutation(train.m) if shuffle else None
     total, outputs, targets = 0.0, [], []
     for step, (rows, X, Y) in enumerate(train.batches(size, perm)):
-        pred, backward = forward_for_grads(network, X, True)
-        value, dpred = head(pred, Y)
-        optimizer.step(model.params, backward(dpred)[1])
+        pred, value, grads = forward_and_backward(network, head, X, Y, True)
+        optimizer.step(model.params, grads)
+        del grads  # before the next step makes its own
         total = total + value * rows
         if metric_fns:
             outputs.append(pred)
@@ -495,9 +495,7 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
     for step, (_, X, Y) in enumerate(train.batches(size, perm)):
-        pred, backward = forward_for_grads(network, X, True)
-        value, dpred = head(pred, Y)
-        grads = backward(dpred)[1]
+        _, value, grads = forward_and_backward(network, head, X, Y, True)
         bad = [k for k, g in grads.items() if not bool(xp.all(xp.isfinite(g)))]
         if not math.isfinite(float(value)) or bad:
             what = f"loss ({float(value)})" if not math.isfinite(float(value)) else \
