@@ -92,6 +92,14 @@ def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
     def sgd_xpnet():
         W[...] -= lr * G
 
+    from xpnet import optim
+
+    sgd = optim.SGD(lr=lr)
+    ones = np.ones(m, np.float32)
+
+    def sgd_blocks():
+        sgd.step({"W": W}, {"W": G})
+
     def sgd_inplace():
         np.multiply(G, lr, out=scratch_G)  # as g *= lr on a gradient buffer the optimizer owns
         W[...] -= scratch_G
@@ -109,9 +117,13 @@ def op_costs(sizes=(4096, 4096, 4096, 1), m=1024, repeats=5) -> str:
         ("ReLU backward: dY[Y <= 0] = 0 on the fresh dY", relu_bwd_inplace, ""),
         ("SGD: p -= lr * g (allocates lr * g)", sgd_xpnet, ""),
         ("SGD: g *= lr; p -= g (consumes g)", sgd_inplace, ""),
+        (f"SGD: xpnet's SGD.step, blocks of {optim.BLOCK} elements", sgd_blocks, ""),
         ("db = sum(dZ, axis=0)", lambda: dZ.sum(axis=0), ""),
+        ("db = ones @ dZ (xpnet.functional.batch_sum)", lambda: ones @ dZ, ""),
     ]
     times = {name: [] for name, _, _ in ops}
+    for _, fn, _ in ops:  # first-call costs (xpnet's SGD finds its namespace) are not the op's
+        fn()
     for _ in range(repeats):
         for name, fn, _ in ops:
             time.sleep(0.05)
