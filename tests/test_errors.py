@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import xpnet
+from xpnet import losses
 from xpnet.layers import Dense, Dropout, LeakyReLU, Sequential
 
 
@@ -264,3 +265,16 @@ def test_arrays_of_another_library_are_refused_with_a_pointer_to_model_to(backen
     foreign = xpnet.backend.get(others[0]).asarray(X_GOOD)
     with pytest.raises(TypeError, match=r"model\.to\("):
         model.predict(foreign)
+
+
+@pytest.mark.parametrize("loss", [losses.BinaryCrossEntropy(from_logits=True), losses.MeanSquaredError(),
+                                  losses.CrossEntropy(from_logits=True)])
+def test_a_loss_refuses_pred_and_target_of_two_libraries(backend, loss):
+    others = [n for n in ("numpy", "array_api_strict", "torch") if n != backend.name
+              and n in xpnet.backend.available()]
+    if not others:
+        pytest.skip("no second array library installed in this session")
+    pred = backend.asarray(np.zeros((3, 2)), "float32")
+    target = xpnet.backend.get(others[0]).asarray(np.eye(3, 2), "float32")
+    with pytest.raises(TypeError, match=rf"{loss.name}: pred is a \w+ but target a \w+"):
+        loss(pred, target)

@@ -28,6 +28,14 @@ def _check_shapes(pred, target, name):
                          f"{tuple(target.shape)}; they must match")
 
 
+def _namespace(pred, target, name):
+    xp = namespace(pred)
+    if namespace(target) is not xp:
+        raise TypeError(f"{name}: pred is a {type(pred).__name__} but target a "
+                        f"{type(target).__name__}; both must come from one array library")
+    return xp
+
+
 def _safe_log(P, *, xp):
     return xp.clip(xp.log(xp.clip(P, min=xp.finfo(P.dtype).smallest_normal)), min=_LOG_FLOOR)
 
@@ -87,7 +95,7 @@ class BinaryCrossEntropy(Loss):
 
     def __call__(self, pred, target):
         _check_shapes(pred, target, "binary_crossentropy")
-        xp = namespace(pred)
+        xp = _namespace(pred, target, "binary_crossentropy")
         n = array_api_compat.size(pred)
         if self.from_logits:
             return _bce_from_logits(pred, target, n, xp=xp)
@@ -109,6 +117,7 @@ class BinaryCrossEntropy(Loss):
 
 
 def _bce_from_logits(Z, Y, n, *, xp):
+    """Value and gradient of binary cross-entropy from the logits (BinaryCrossEntropy's Notes)."""
     S, P = softplus_and_sigmoid(Z, xp=xp)
     S -= Y * Z
     P -= Y
@@ -144,7 +153,7 @@ class CrossEntropy(Loss):
         self.from_logits = bool(from_logits)
 
     def __call__(self, pred, target):
-        xp = namespace(pred)
+        xp = _namespace(pred, target, "crossentropy")
         if target.ndim == 1:
             target = one_hot(target, pred.shape[1], xp=xp, dtype=pred.dtype)
         _check_shapes(pred, target, "crossentropy")
@@ -198,7 +207,7 @@ class MeanSquaredError(Loss):
 
     def __call__(self, pred, target):
         _check_shapes(pred, target, "mse")
-        xp = namespace(pred)
+        xp = _namespace(pred, target, "mse")
         n = array_api_compat.size(pred)
         E = pred - target
         value = xp.sum(E * E) / n
