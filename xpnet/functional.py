@@ -74,20 +74,25 @@ def one_hot(labels, k: int, *, xp, dtype):
     return xp.astype(labels[:, None] == classes[None, :], dtype)
 
 
-_ONES: dict = {}
+_CONSTANTS: dict = {}
+
+
+def constant(value: float, shape: tuple, like, *, xp):
+    """A ``shape`` array of ``value`` in the library, dtype and device of the array ``like``, made
+    once per (library, dtype, device, shape, value) and shared: never write into it."""
+    key = (type(like), like.dtype, like.device, shape, value)
+    array = _CONSTANTS.get(key)
+    if array is None:
+        if len(_CONSTANTS) >= 32:  # batch sizes seen by one process are few; never grow unbounded
+            _CONSTANTS.clear()
+        array = _CONSTANTS[key] = xp.full(shape, value, dtype=like.dtype, device=like.device)
+    return array
 
 
 def batch_sum(dZ, *, xp):
     """``sum(dZ, axis=0)`` ``(n,)`` of ``dZ`` ``(m, n)``, as the vector-matrix product ``1 @ dZ``.
 
     The product runs in BLAS and accumulates like ``dW = X.T @ dZ`` beside it; NumPy's axis-0
-    reduction of a tall, narrow matrix is 2–12 times slower (and no more accurate). The vector of
-    ones is made once per (library, dtype, device, m).
+    reduction of a tall, narrow matrix is 2–12 times slower (and no more accurate).
     """
-    key = (type(dZ), dZ.dtype, dZ.device, dZ.shape[0])
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) >= 16:  # batch sizes seen by one process are few; never let it grow unbounded
-            _ONES.clear()
-        ones = _ONES[key] = xp.ones((dZ.shape[0],), dtype=dZ.dtype, device=dZ.device)
-    return ones @ dZ
+    return constant(1.0, (dZ.shape[0],), dZ, xp=xp) @ dZ
