@@ -80,12 +80,13 @@ _CONSTANTS: dict = {}
 def constant(value: float, shape: tuple, like, *, xp):
     """A ``shape`` array of ``value`` in the library, dtype and device of the array ``like``, made
     once per (library, dtype, device, shape, value) and shared: never write into it."""
-    key = (type(like), like.dtype, like.device, shape, value)
+    device = array_api_compat.device(like)  # not like.device: NumPy 1.26 arrays have none
+    key = (type(like), like.dtype, device, shape, value)
     array = _CONSTANTS.get(key)
     if array is None:
         if len(_CONSTANTS) >= 32:  # batch sizes seen by one process are few; never grow unbounded
             _CONSTANTS.clear()
-        array = _CONSTANTS[key] = xp.full(shape, value, dtype=like.dtype, device=like.device)
+        array = _CONSTANTS[key] = xp.full(shape, value, dtype=like.dtype, device=device)
     return array
 
 
