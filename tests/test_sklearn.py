@@ -2,9 +2,11 @@
 MLPs in float64, accuracy parity on four datasets in float32, pickling without device arrays."""
 
 import functools
+import importlib.util
 import io
 import pickle
 import sys
+from pathlib import Path
 
 import array_api_compat
 import numpy as np
@@ -14,7 +16,6 @@ pytest.importorskip("sklearn", minversion="1.6")  # validate_data, __sklearn_tag
 
 from sklearn import datasets, neural_network  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils._testing import assert_allclose_dense_sparse  # noqa: E402
 
@@ -268,42 +269,29 @@ def test_assigned_weights_are_used():
 
 # -- accuracy parity on datasets that ship with scikit-learn ------------------------------------------
 
-PARITY = {  # dataset: (loader, estimator)
-    "breast_cancer": (datasets.load_breast_cancer, "MLPClassifier"),
-    "digits": (datasets.load_digits, "MLPClassifier"),
-    "wine": (datasets.load_wine, "MLPClassifier"),
-    "diabetes": (datasets.load_diabetes, "MLPRegressor"),
-}
-PARITY_PARAMS = {"hidden_layer_sizes": (32,), "learning_rate_init": 0.01, "max_iter": 60}
+def _load_benchmark(name):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"xpnet_benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def parity_split(name, seed):
-    """Standardised train/test split (features, and the regression target, from the training
-    part) — the same for both libraries."""
-    loader, estimator = PARITY[name]
-    X, y = loader(return_X_y=True)
-    classify = estimator == "MLPClassifier"
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, random_state=seed, stratify=y if classify else None)
-    mean, std = X_train.mean(axis=0), X_train.std(axis=0) + 1e-12
-    X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
-    if not classify:
-        y_mean, y_std = y_train.mean(), y_train.std()
-        y_train, y_test = (y_train - y_mean) / y_std, (y_test - y_mean) / y_std
-    return X_train, X_test, y_train, y_test
+# The parity protocol of the README's table (datasets, split, settings), run here at full length.
+parity = _load_benchmark("sklearn_parity")
 
 
-@pytest.mark.parametrize("name", list(PARITY))
+@pytest.mark.parametrize("name", list(parity.DATASETS))
 def test_accuracy_parity_with_sklearn(name, backend):
     """Mean test score (accuracy, or R² for diabetes) over three seeds within one point of
     scikit-learn's, the xpnet network in float32."""
     scores = {"xpnet": [], "sklearn": []}
-    estimator = PARITY[name][1]
+    estimator = parity.DATASETS[name][1]
     for seed in range(3):
-        X_train, X_test, y_train, y_test = parity_split(name, seed)
+        X_train, X_test, y_train, y_test = parity.split(name, seed)
         for library, cls, extra in (("xpnet", globals()[estimator], {"backend": backend}),
                                     ("sklearn", getattr(neural_network, estimator), {})):
-            model = cls(**PARITY_PARAMS, random_state=seed, **extra).fit(X_train, y_train)
+            model = cls(**parity.QUICK, random_state=seed, **extra).fit(X_train, y_train)
             scores[library].append(model.score(X_test, y_test))
     ours, theirs = np.mean(scores["xpnet"]), np.mean(scores["sklearn"])
     assert abs(ours - theirs) <= 0.01, scores
