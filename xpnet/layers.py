@@ -96,9 +96,10 @@ class Dense(Layer):
         dtype = _backend.dtype_name(dtype)
         random = _backend.Random(seed)
         self.n_in, self.n_out = n_in, n_out
-        self.params["W"] = initializer((n_in, n_out), random=random, backend=target, dtype=dtype)
-        if bias:
-            self.params["b"] = _init.zeros((n_out,), random=random, backend=target, dtype=dtype)
+        with target.context():  # CuPy's zeros ignores device= and allocates on the current device
+            self.params["W"] = initializer((n_in, n_out), random=random, backend=target, dtype=dtype)
+            if bias:
+                self.params["b"] = _init.zeros((n_out,), random=random, backend=target, dtype=dtype)
 
     def forward(self, X, training=False, *, input_grad=True):
         if X.shape[-1] != self.n_in:
@@ -360,17 +361,20 @@ class Sequential(Layer):
         """``input_grad=False``: the backward pass skips the first layer's ``dX`` and returns
         ``None`` for it (training needs no gradient for the data)."""
         backwards = []
-        for i, layer in enumerate(self.layers):
-            if i == 0 and not input_grad and isinstance(layer, (Dense, Sequential)):
-                X, backward = layer.forward(X, training, input_grad=False)
-            else:
-                X, backward = layer.forward(X, training)
-            backwards.append(backward)
+        context = self._backend.context()  # the model's device is current for CuPy's kernels
+        with context:
+            for i, layer in enumerate(self.layers):
+                if i == 0 and not input_grad and isinstance(layer, (Dense, Sequential)):
+                    X, backward = layer.forward(X, training, input_grad=False)
+                else:
+                    X, backward = layer.forward(X, training)
+                backwards.append(backward)
 
         def backward(dY):
             per_layer = [None] * len(backwards)
-            for i in range(len(backwards) - 1, -1, -1):
-                dY, per_layer[i] = backwards[i](dY)
+            with context:
+                for i in range(len(backwards) - 1, -1, -1):
+                    dY, per_layer[i] = backwards[i](dY)
             return dY, {f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
 
         return X, backward
@@ -413,6 +417,10 @@ class Sequential(Layer):
         if missing or extra:
             raise ValueError(f"params keys do not match the model: missing {missing}, "
                              f"unexpected {extra} (expected {list(current)})")
+        with self._backend.context():
+            self._assign(self._staged(params, current))
+
+    def _staged(self, params, current) -> dict:
         xp = self._backend.xp
         staged = {}
         for key, old in current.items():
@@ -425,7 +433,7 @@ class Sequential(Layer):
             if not bool(xp.all(xp.isfinite(new))):
                 raise ValueError(f"params[{key!r}] holds NaN or infinite values")
             staged[key] = xp.asarray(new, copy=True)
-        self._assign(staged)
+        return staged
 
     def _assign(self, params: dict) -> None:
         """Set parameters from trusted, converted arrays (no checks)."""

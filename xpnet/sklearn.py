@@ -30,6 +30,7 @@ lists are assigned to ``coefs_``/``intercepts_``.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -63,6 +64,18 @@ _HIDDEN = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU
 
 # -- the pieces of xpnet, shaped to scikit-learn's definitions -------------------------------------
 
+
+
+def _on_device(method):
+    """Run an estimator's method with its backend's device current (CuPy: see
+    :meth:`xpnet.backend.Backend.context`)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _backend.get(self.backend).context():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 class _Dense(Dense):
     """A Dense layer with scikit-learn's L2 penalty in its backward pass.
@@ -341,6 +354,7 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------------
 
+    @_on_device
     def _fit(self, X, y, sample_weight=None, incremental=False):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
@@ -506,6 +520,7 @@ class _BaseMLP(BaseEstimator):
         model = self._network()
         return model.forward(model.backend.asarray(X, model.dtype))[0]
 
+    @_on_device
     def _outputs(self, X):
         """The output activation of the logits, on the device: probabilities or predictions."""
         Z = self._logits(X)
@@ -718,6 +733,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         return self._decide(_backend.to_numpy(self._outputs(self._check_X(X))))
 
+    @_on_device
     def predict_proba(self, X):
         """Class probabilities ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
         check_is_fitted(self)

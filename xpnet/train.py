@@ -26,7 +26,7 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
 from ._validation import check_X, check_y
-from .backend import Random, host_array, is_finite_number, is_memmap
+from .backend import Random, host_array, is_finite_number, is_memmap, on_model_device
 from .functional import log_softmax, sigmoid
 from .grad import forward_and_backward
 from .layers import n_outputs as _n_outputs
@@ -324,6 +324,7 @@ def _metric_functions(metrics):
             for m in metrics or ()}
 
 
+@on_model_device
 def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, validation_data=None,
         validation_split=0.0, shuffle=True, seed=None, callbacks=(), metrics=("accuracy",),
         verbose=1, initial_epoch=0):
@@ -535,6 +536,7 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
     return logs
 
 
+@on_model_device
 def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     """``{"loss": ..., metric: ...}`` of ``model`` on ``(X, y)``; ``loss`` defaults to the loss of
     the last ``fit``."""
@@ -549,6 +551,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     return _evaluate(model, loss, data, batch_size, metric_fns)
 
 
+@on_model_device
 def predict(model, X, batch_size=None):
     """The model's outputs for ``X`` on its backend (probabilities when it ends in
     Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default)."""
