@@ -86,13 +86,13 @@ class Dense(Layer):
     """
 
     def __init__(self, n_in: int, n_out: int, *, init="glorot_uniform", bias: bool = True,
-                 seed=None, backend=None, dtype="float32"):
+                 seed=None, backend=None, dtype="float32", device=None):
         super().__init__()
         for name, n in (("n_in", n_in), ("n_out", n_out)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise ValueError(f"{name} must be a positive int, got {n!r}")
         initializer = _init.get(init)
-        target = _backend.get(backend)
+        target = _backend.get(backend, device)
         dtype = _backend.dtype_name(dtype)
         random = _backend.Random(seed)
         self.n_in, self.n_out = n_in, n_out
@@ -546,7 +546,8 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)  # {self._backend} {self._dtype}"
 
 
-def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype="float32"):
+def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype="float32",
+        device=None):
     """A multi-layer perceptron: ``Dense`` layers with ``activation`` between them.
 
     Parameters
@@ -563,6 +564,8 @@ def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype
         Same seed, same initial weights, on every backend.
     backend, dtype
         Where the parameters live (default: the current default backend) and their dtype.
+    device : str, int or device object, optional
+        One of the backend's devices (``"cuda:1"``, ``"gpu"``, ``1``; default: its default).
 
     Weights use He initialisation after (leaky) ReLU layers and Glorot otherwise; biases start at 0.
 
@@ -582,7 +585,7 @@ def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype
         if value not in ACTIVATIONS:
             raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)}"
                              f"{' or None' if name == 'output' else ''}; got {value!r}")
-    target = _backend.get(backend)
+    target = _backend.get(backend, device)
     dtype = _backend.dtype_name(dtype)
     random = _backend.Random(seed)
     init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"

@@ -31,6 +31,8 @@ average uniformly over the ``k`` outputs, as scikit-learn's ``multioutput="unifo
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,8 +116,24 @@ def _flat(A, *, xp):
     return xp.reshape(A, (-1,)) if A.ndim == 2 else A
 
 
+_LABELS_CHECKED = contextvars.ContextVar("xpnet_labels_checked", default=False)
+
+
+@contextlib.contextmanager
+def labels_checked():
+    """Within the block, metrics trust their label arguments: ``fit`` and ``evaluate`` have
+    validated them once at the boundary, and each check reads a flag back from the device."""
+    token = _LABELS_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _LABELS_CHECKED.reset(token)
+
+
 def _check_labels(name: str, arg: str, labels, k: int, *, xp):
     """``ValueError`` naming a value of ``labels`` (floats) that is not an integer in [0, k)."""
+    if _LABELS_CHECKED.get():
+        return
     bad = (labels < 0) | (labels >= k) | (labels != xp.round(labels))
     if bool(xp.any(bad)):
         first = float(labels[int(xp.argmax(xp.astype(bad, labels.dtype)))])

@@ -49,7 +49,7 @@ class _Counters:
         self.reset()
 
     def reset(self):
-        self.syncs = self.launches = self.h2d = 0
+        self.syncs = self.launches = self.h2d = self.h2d_bytes = 0
         self.sync_reasons: dict[str, int] = {}
 
     def sync(self, reason):
@@ -315,9 +315,7 @@ def asarray(a, dtype=None, order=None, *, blocking=False):
     if hasattr(a, "__array__") and not isinstance(a, (_np.ndarray, _np.generic)) and \
             type(a).__module__.partition(".")[0] not in ("numpy", "builtins"):
         a = _np.asarray(a)  # CuPy takes objects that expose __array__ or the buffer protocol
-    counters.h2d += 1
-    return ndarray._from_numpy(_np.array(_unwrap(a, host_ok=True), dtype=dtype, order=order or "K"),
-                               _current())
+    return _from_host(_np.array(_unwrap(a, host_ok=True), dtype=dtype, order=order or "K"))
 
 
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
@@ -327,9 +325,13 @@ def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocki
         counters.launches += 1
         return ndarray._from_numpy(_np.array(obj._a, dtype=dtype, order=order, ndmin=ndmin),
                                    _current())
+    return _from_host(_np.array(_unwrap(obj, host_ok=True), dtype=dtype, order=order, ndmin=ndmin))
+
+
+def _from_host(host):
     counters.h2d += 1
-    return ndarray._from_numpy(_np.array(_unwrap(obj, host_ok=True), dtype=dtype, order=order,
-                                         ndmin=ndmin), _current())
+    counters.h2d_bytes += host.nbytes
+    return ndarray._from_numpy(host, _current())
 
 
 def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
