@@ -491,7 +491,7 @@ def _floats(values: dict, *, xp) -> dict:
     if arrays:
         dtype = next(iter(arrays.values())).dtype
         host = to_numpy(xp.stack([xp.astype(v, dtype) for v in arrays.values()]))
-        floats.update(zip(arrays, host.tolist()))
+        floats.update(zip(arrays, host.tolist(), strict=True))
     return {k: floats[k] for k in values}
 
 
