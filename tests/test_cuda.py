@@ -135,7 +135,7 @@ def test_check_backends_compares_cupy_instead_of_skipping_it(cupy):
     assert report.max_diff < 1e-9
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # max_iter=20: not converged
 def test_the_sklearn_estimators_train_on_cupy(cupy):
     pytest.importorskip("sklearn")
     from xpnet.sklearn import MLPClassifier
