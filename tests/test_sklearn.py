@@ -138,6 +138,9 @@ def _assert_same_fit(theirs, ours):
     assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
     assert ours.out_activation_ == theirs.out_activation_ and ours.n_layers_ == theirs.n_layers_
     np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-9)
+    if getattr(theirs, "_optimizer", None) is not None:  # the rate scripts read, under its name
+        assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate,
+                                                              rel=1e-12)
     if hasattr(theirs, "loss_curve_"):
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
         assert (ours.validation_scores_ is None) == (theirs.validation_scores_ is None)
