@@ -4,6 +4,7 @@
                                           # without CUDA), gpu_rehearsal, lint
     nox -s "tests(backend='numpy')"       # one backend
     nox -k strict                         # by keyword
+    nox -s mutants                        # planted bugs must fail the tests (not in the default run)
 
 Each session sets ``XPNET_BACKEND``, which the test suite's ``backend`` fixture reads.
 ``cupy-standin`` runs the whole suite on xpnet's CuPy code path over the CuPy stand-in of
@@ -93,3 +94,10 @@ def lint(session):
     """ruff on the package, tests, examples and benchmarks."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session(venv_backend="virtualenv", default=False)
+def mutants(session):
+    """Plant each bug of tests/mutants.py in turn and check its tests fail (NumPy; a few minutes)."""
+    session.install(*BACKENDS["array_api_strict"])  # numpy and array_api_strict, no more
+    session.run("python", "tests/mutants.py", *session.posargs, env={"XPNET_BACKEND": "numpy"})
