@@ -243,7 +243,7 @@ def _assert_matches(got, expected, backend, what):
 
 @pytest.mark.parametrize("m", [1, 7])
 @pytest.mark.parametrize("case", LAYER_CASES)
-def test_layer_matches_the_numpy_reference(backend, case, m):
+def test_layer_matches_the_numpy_reference(backend, case, m, on_device):
     build, training = LAYER_CASES[case]
     layer = build(dict(backend=backend, dtype="float64"))
     n = layer.n_in if isinstance(layer, Dense) else 4
@@ -263,7 +263,7 @@ def test_layer_matches_the_numpy_reference(backend, case, m):
         _assert_matches(value, grads_ref[key], backend, f"d{key}")
 
 
-def test_dropout_in_training_drops_at_its_rate(backend):
+def test_dropout_in_training_drops_at_its_rate(backend, on_device):
     layer = Dropout(0.4, seed=0)
     X = backend.asarray(np.ones((100, 50)), "float64")
     Y = xpnet.to_numpy(layer.forward(X, training=True)[0])
