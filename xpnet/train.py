@@ -657,15 +657,55 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     from .io import load_checkpoint
 
     model, optimizer_state, extra = load_checkpoint(path, backend)
+    name = os.fspath(path)
     if optimizer_state is None or not isinstance(extra, dict) or "random_states" not in extra:
-        raise ValueError(f"{os.fspath(path)} is not a training checkpoint (save it with "
-                         "ModelCheckpoint)")
+        raise ValueError(f"{name} is not a training checkpoint (save it with ModelCheckpoint)")
     random = Random()
-    for source, state in zip(_random_sources(model, random), extra["random_states"], strict=True):
-        source.state = state
+    _restore_checkpoint(name, model, random, extra)
+    epochs = _check_int("epochs", epochs, 1)
+    if extra["epoch"] >= epochs:
+        raise ValueError(f"the run is already complete: {name} was saved after epoch "
+                         f"{extra['epoch']}, and epochs={epochs}; pass a larger epochs to train on")
     history = fit(model, X, y, loss=extra["loss"], optimizer=_optim.from_state_dict(optimizer_state),
                   epochs=epochs, initial_epoch=extra["epoch"], seed=random, **fit_options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
     return model, history
+
+
+def _restore_checkpoint(name, model, random, extra) -> None:
+    """Check what a checkpoint adds to a model file (epoch, loss, history, random streams) and
+    set the random streams; a defect is a ValueError naming the file and the field, and nothing
+    is set then."""
+    def bad(field, expected):
+        return ValueError(f"{name}: damaged checkpoint: {field} must be {expected}, got "
+                          f"{extra.get(field)!r:.100}")
+
+    epoch = extra.get("epoch")
+    if type(epoch) is not int or epoch < 1:
+        raise bad("epoch", "an int >= 1")
+    if not isinstance(extra.get("loss"), str):
+        raise bad("loss", "a loss name")
+    try:
+        _losses.get(extra["loss"])
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}: damaged checkpoint: loss: {err}") from None
+    history = extra.get("history")
+    if not isinstance(history, dict) or not all(
+            isinstance(values, list) and len(values) == epoch
+            and all(is_finite_number(v) or (isinstance(v, float) and math.isnan(v))
+                    for v in values) for values in history.values()):
+        raise bad("history", f"a dict of lists of {epoch} numbers (one per epoch)")
+    sources, states = _random_sources(model, random), extra.get("random_states")
+    if not isinstance(states, list) or len(states) != len(sources):
+        raise bad("random_states", f"a list of {len(sources)} generator states (the shuffle's "
+                  "and each Dropout's)")
+    for i, state in enumerate(states):
+        try:
+            Random().state = state  # numpy checks it; a throwaway, so nothing is set on failure
+        except (TypeError, ValueError, KeyError, OverflowError) as err:
+            raise ValueError(f"{name}: damaged checkpoint: random_states[{i}] is not a random "
+                             f"generator state ({err})") from None
+    for source, state in zip(sources, states, strict=True):
+        source.state = state
