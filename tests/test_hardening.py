@@ -5,9 +5,11 @@ files (model, checkpoint, the command's) validated when loaded."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import tracemalloc
 import warnings
 import zipfile
@@ -277,19 +279,22 @@ def test_save_refuses_a_read_only_file_and_keeps_it(tmp_path):
     assert os.listdir(tmp_path) == ["model.xpnet"]
 
 
-@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+@pytest.mark.parametrize("kind", ["fifo", "directory", "socket"])
 def test_save_refuses_a_target_that_is_not_a_regular_file(tmp_path, kind):
+    # (never a real device here: the old code, run as root, replaced /dev/null with a file)
     path = tmp_path / "target"
     if kind == "fifo":
         os.mkfifo(path)
     elif kind == "directory":
         path.mkdir()
     else:
-        path = "/dev/null"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
     with pytest.raises(ValueError, match="it is not a regular file"):
         xio.save(Sequential(Dense(2, 1, backend=NUMPY)), path)
-    if kind == "fifo":
-        assert not os.path.isfile(path) and os.listdir(tmp_path) == ["target"]
+    assert not os.path.isfile(path) and os.listdir(tmp_path) == ["target"]
+    if kind == "socket":
+        server.close()
 
 
 def test_save_into_a_missing_folder_names_the_path(tmp_path):
@@ -303,8 +308,17 @@ def test_save_into_a_missing_folder_names_the_path(tmp_path):
 def test_load_of_a_directory_or_pipe_is_a_value_error(tmp_path, kind):
     path = tmp_path / "thing"
     path.mkdir() if kind == "directory" else os.mkfifo(path)
-    with pytest.raises(ValueError, match="thing is (a directory|not a regular file)"):
-        xio.load(path)  # a pipe would block an open() forever
+    writer = threading.Thread(target=path.write_bytes, args=(b"junk",))
+    if kind == "fifo":  # a writer, so that opening the pipe (as the old code did) cannot hang
+        writer.start()
+    try:
+        with pytest.raises(ValueError, match="thing is (a directory|not a regular file)"):
+            xio.load(path)
+    finally:
+        if kind == "fifo":  # release the writer if load never opened the pipe
+            reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            writer.join()
+            os.close(reader)
 
 
 def test_a_file_whose_layer_config_overflows_is_refused(tmp_path):
