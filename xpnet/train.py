@@ -666,7 +666,11 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     if extra["epoch"] >= epochs:
         raise ValueError(f"the run is already complete: {name} was saved after epoch "
                          f"{extra['epoch']}, and epochs={epochs}; pass a larger epochs to train on")
-    history = fit(model, X, y, loss=extra["loss"], optimizer=_optim.from_state_dict(optimizer_state),
+    try:
+        optimizer = _optim.from_state_dict(optimizer_state)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}: damaged checkpoint: optimizer state: {err}") from None
+    history = fit(model, X, y, loss=extra["loss"], optimizer=optimizer,
                   epochs=epochs, initial_epoch=extra["epoch"], seed=random, **fit_options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
