@@ -484,3 +484,20 @@ def test_flags_take_bools_only(make):
     with pytest.raises(TypeError, match="must be True or False"):
         make(model, X, y)
     assert all((model.params[k] == v).all() for k, v in before.items())
+
+
+def test_a_monitor_that_is_not_measured_is_refused_before_anything_changes(backend, tmp_path):
+    X, y = datasets.two_moons(n=16, seed=0)
+    model = xpnet.mlp([2, 3, 1], output="sigmoid", seed=0, backend=backend)
+    before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+    log = tmp_path / "log.csv"
+    log.write_text("kept\n")
+    for callback in (xpnet.EarlyStopping(), xpnet.ModelCheckpoint(tmp_path / "m", save_best_only=True),
+                     xpnet.LearningRateScheduler(optim.ReduceLROnPlateau(), monitor="val_f1")):
+        with pytest.raises(ValueError, match="is not measured; available: "
+                                             r"\['accuracy', 'loss'(, 'lr')?\]"):
+            model.fit(X, y, loss="binary_crossentropy", epochs=2, verbose=0,
+                      callbacks=[xpnet.CSVLogger(log), callback])
+    assert log.read_text() == "kept\n" and os.listdir(tmp_path) == ["log.csv"]
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(xpnet.to_numpy(value), before[key])

@@ -352,6 +352,23 @@ def _split(X, y, fraction):
     return (X[:m - n_val, ...], y[:m - n_val, ...]), (X[m - n_val:, ...], y[m - n_val:, ...])
 
 
+def _check_monitors(callbacks, metric_fns, validation) -> None:
+    """A monitor that will not be measured is refused before training, not after an epoch (by
+    then a CSVLogger has truncated its file and the model has changed). Only when every callback
+    is xpnet's: one of the user's may add its own values to the logs."""
+    if any(type(cb).__module__ != __name__ for cb in callbacks):
+        return
+    names = ["loss", *metric_fns]
+    logged = [*names, *(f"val_{n}" for n in names if validation)]
+    logged += ["lr"] if any(isinstance(cb, LearningRateScheduler) for cb in callbacks) else []
+    for cb in callbacks:
+        monitors = isinstance(cb, EarlyStopping) or (
+            isinstance(cb, ModelCheckpoint) and cb.save_best_only) or (
+            isinstance(cb, LearningRateScheduler) and hasattr(cb.schedule, "update"))
+        if monitors:
+            _monitored(cb, dict.fromkeys(logged))
+
+
 def _metric_functions(metrics):
     if isinstance(metrics, str):
         metrics = (metrics,)
@@ -391,6 +408,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
+    _check_monitors(callbacks, metric_fns, val is not None)
 
     # -- training --
     history = History()
