@@ -501,3 +501,9 @@ def test_a_monitor_that_is_not_measured_is_refused_before_anything_changes(backe
     assert log.read_text() == "kept\n" and os.listdir(tmp_path) == ["log.csv"]
     for key, value in model.params.items():
         np.testing.assert_array_equal(xpnet.to_numpy(value), before[key])
+
+
+@pytest.mark.parametrize("pattern", ["ckpt-{step}.xpnet", "ckpt-{0}.xpnet", "ckpt-{epoch.xpnet"])
+def test_a_checkpoint_pattern_with_other_fields_is_refused_when_built(pattern):
+    with pytest.raises(ValueError, match="path may contain only {epoch}"):
+        xpnet.ModelCheckpoint(pattern)

@@ -155,6 +155,11 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
         self.path, self.monitor = os.fspath(path), monitor
+        try:  # a bad pattern is refused here, not after the first epoch
+            self.path.format(epoch=1)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"path may contain only {{epoch}} as a field, got {self.path!r} "
+                             f"({type(err).__name__}: {err})") from None
         self.save_best_only = _check_flag("save_best_only", save_best_only)
         self.mode = _mode(mode, monitor)
 
