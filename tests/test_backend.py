@@ -1,5 +1,6 @@
 """Backend selection, conversion and seeded random numbers."""
 
+import os
 import subprocess
 import sys
 import types
@@ -71,15 +72,22 @@ def test_use_is_scoped_and_set_default_is_global(backend):
         B.set_default(before)
 
 
+def _env(**changes):
+    """This process's environment with ``changes``: PYTHONPATH (where carried wheels are) and the
+    rest stay; XPNET_DEVICE is dropped, as it belongs to the backend of this session."""
+    env = {k: v for k, v in os.environ.items() if k != "XPNET_DEVICE"}
+    return {**env, **changes}
+
+
 def test_environment_variable_sets_the_initial_default():
     code = "from xpnet import backend; print(backend.get().name)"
     for value, expected in (("array_api_strict", "array_api_strict"), ("", "numpy")):
         if expected not in B.available():
             continue
-        out = subprocess.run([sys.executable, "-c", code], env={"XPNET_BACKEND": value},
+        out = subprocess.run([sys.executable, "-c", code], env=_env(XPNET_BACKEND=value),
                              capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
-    bad = subprocess.run([sys.executable, "-c", code], env={"XPNET_BACKEND": "nope"},
+    bad = subprocess.run([sys.executable, "-c", code], env=_env(XPNET_BACKEND="nope"),
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "XPNET_BACKEND='nope'" in bad.stderr
 
