@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__, datasets, optim
 from . import backend as _backend
 from .io import load_checkpoint
-from .layers import ACTIVATIONS, mlp
+from .layers import ACTIVATIONS, mlp, n_inputs, n_outputs
 from .losses import LOSSES
 from .train import DivergenceError
 
@@ -213,11 +213,44 @@ def _explain(args) -> int:
     return 0
 
 
+def _check_trained(name, model, extra) -> None:
+    """What ``train`` recorded beside the network (features, standardisation, classes), checked
+    against the network when the file is loaded: one ValueError naming the file and the field."""
+    def bad(field, expected):
+        return ValueError(f"{name}: {field} must be {expected}, got {extra[field]!r:.100}")
+
+    n_in, n_out = n_inputs(model), n_outputs(model)
+    features = extra["features"]
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features) \
+            or len(set(features)) != len(features) or (n_in is not None and len(features) != n_in):
+        raise bad("features", f"a list of {n_in} distinct column names")
+    for field in ("mean", "std"):
+        values = extra[field]
+        if not isinstance(values, list) or len(values) != len(features) or not all(
+                _backend.is_finite_number(v) for v in values):
+            raise bad(field, f"a list of {len(features)} finite numbers (one per feature)")
+    if not all(v > 0 for v in extra["std"]):
+        raise bad("std", "positive")
+    classes = extra["classes"]
+    if classes is None:
+        if n_out not in (1, None):
+            raise bad("classes", f"a list of {n_out} class labels (the network has {n_out} "
+                      "outputs)")
+        return
+    k = 2 if n_out == 1 else n_out
+    if not isinstance(classes, list) or len(classes) != k or not all(
+            isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes) \
+            or len(set(classes)) != k:
+        raise bad("classes", f"null or a list of {k} distinct labels (the network has {n_out} "
+                  f"output{'s' if n_out != 1 else ''})")
+
+
 def _predict(args) -> int:
     model, _, extra = load_checkpoint(args.model, args.backend)
     if not isinstance(extra, dict) or not {"features", "mean", "std", "classes"} <= set(extra):
         raise ValueError(f"{args.model} was not written by 'xpnet train' (no feature columns "
                          "recorded); use xpnet.load in Python")
+    _check_trained(args.model, model, extra)
     features = extra["features"]
     with open(args.data, newline="", encoding="utf-8-sig") as file:
         header = [c.strip() for c in next(csv.reader(file), [])]

@@ -24,11 +24,15 @@ allocating, and turns every defect of the file into a ``ValueError`` naming the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import reprlib
+import signal
 import stat
 import tempfile
+import threading
 import zipfile
 
 import array_api_compat
@@ -97,6 +101,7 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
     """
     from . import __version__
 
+    target = _target(path)  # before any work: a target that must be refused is refused first
     if type(model) is not Sequential:
         raise TypeError(f"save takes an xpnet.Sequential, got {type(model).__qualname__} "
                         "(wrap layers in xpnet.Sequential)")
@@ -124,7 +129,7 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
     if total > MAX_ARRAY_BYTES:
         raise ValueError(f"cannot save {total} bytes of arrays: the format holds at most "
                          f"{MAX_ARRAY_BYTES}")
-    _write_atomic(path, json.dumps(meta, indent=1).encode("utf-8"), arrays)
+    _write_atomic(target, json.dumps(meta, indent=1).encode("utf-8"), arrays)
 
 
 def _architecture(layer, path: tuple) -> dict:
@@ -179,12 +184,56 @@ def _encode(value, where: str, store):
                     "float, bool, None or arrays")
 
 
-def _write_atomic(path, meta: bytes, arrays: dict) -> None:
-    """Write the archive to a temporary file beside ``path``, sync it, rename it onto ``path``."""
+def _target(path) -> str:
+    """The file ``save`` replaces: ``path``, or for a symbolic link the file it points to (the
+    link stays a link). Refused, naming ``path``: a missing folder, a target that is not a
+    regular file (a directory, ``/dev/full``, a pipe) and a read-only file, which stays as it is
+    (root could otherwise replace it)."""
     path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
+    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ValueError(f"cannot save to {path}: it is not a regular file (a directory, device, "
+                         "pipe or socket); give the path of a file")
+    if mode is not None and not mode & 0o222:
+        raise PermissionError(errno.EACCES, f"cannot save to {path}: the file is read-only "
+                              "(make it writable to replace it)", path)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, f"cannot save to {path}: the folder {directory} "
+                                "does not exist", path)
+    return target
+
+
+def _write_atomic(path: str, meta: bytes, arrays: dict) -> None:
+    """Write the archive to a temporary file beside ``path``, sync it, rename it onto ``path``.
+
+    The temporary file is ``.NAME.PID.XXXXXXXX.tmp``: it is removed when the save fails or is
+    interrupted (an exception, Ctrl-C or SIGTERM), and a save that finds one left by a process
+    that no longer exists (killed with SIGKILL, or by a power cut) removes it."""
+    directory, name = os.path.split(path)
     mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    _remove_stale_temp_files(directory, name)
+    with _cleanup_on_sigterm():
+        _write_temp_and_rename(path, directory, name, mode, meta, arrays)
+    with contextlib.suppress(OSError, AttributeError):  # make the rename durable (POSIX only)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_temp_and_rename(path, directory, name, mode, meta, arrays):
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=directory)
+    except OSError as err:  # name the user's path, not the hidden temporary file
+        raise type(err)(err.errno, f"cannot save to {path}: cannot create a file in "
+                        f"{directory}: {err.strerror}", path) from None
     try:
         with os.fdopen(fd, "wb") as file:
             with zipfile.ZipFile(file, "w") as archive:
@@ -201,12 +250,60 @@ def _write_atomic(path, meta: bytes, arrays: dict) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    with contextlib.suppress(OSError, AttributeError):  # make the rename durable (POSIX only)
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived during a save: unwinds it (removing the temporary file), then the signal
+    is delivered again with its default action."""
+
+
+@contextlib.contextmanager
+def _cleanup_on_sigterm():
+    """Within the block, SIGTERM unwinds like Ctrl-C, so the temporary file is removed; then the
+    process ends by the signal as it would have. Only where SIGTERM has its default action (a
+    handler of the program's own raises through the save, which cleans up then) and in the main
+    thread (signals cannot be handled elsewhere)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or getattr(signal, "SIGTERM", None) is None \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)  # ends the process
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _remove_stale_temp_files(directory: str, name: str) -> None:
+    """Remove ``.NAME.PID.XXXXXXXX.tmp`` files of saves to ``name`` whose process is gone."""
+    if os.name != "posix":
+        return
+    prefix, own = f".{name}.", re.compile(r"(\d+)\.[a-z0-9_]{8}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            match = own.fullmatch(entry.name[len(prefix):]) if entry.name.startswith(prefix) \
+                else None
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = int(match.group(1))
+            try:
+                os.kill(pid, 0)
+                continue  # a live process (or one we may not signal) owns it
+            except ProcessLookupError:
+                pass
+            except (PermissionError, OverflowError, OSError):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def _info(member: str, compression: int) -> zipfile.ZipInfo:
@@ -229,10 +326,23 @@ def _file_mode(path: str) -> int:
 
 # -- load ---------------------------------------------------------------------------------------
 
-def load(path, backend=None) -> Sequential:
+def load(path, backend=None, *, max_bytes=MAX_ARRAY_BYTES) -> Sequential:
     """The model saved at ``path``, on ``backend`` (``None``: the current default backend).
 
     A file saved from any backend loads on any other; parameters keep their saved dtype.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file written by :func:`save`.
+    backend : str, Backend or None
+        Where the model goes.
+    max_bytes : int
+        The memory budget of the file's arrays (uncompressed), by default :data:`MAX_ARRAY_BYTES`
+        (2 GiB, the most the format holds). A file declaring more is refused before any array is
+        read; loading allocates each array once (the model is built from the file's arrays, never
+        initialised first), so an untrusted file cannot make ``load`` take much more than
+        ``max_bytes``.
 
     Raises
     ------
@@ -240,13 +350,14 @@ def load(path, backend=None) -> Sequential:
         No file at ``path``.
     ValueError
         The file is truncated, corrupt, not an xpnet model file, of an unsupported format version,
-        inconsistent with its architecture, too large, or carries a pickle; the message names the
-        file and the defect. Nothing in the file is ever executed.
+        inconsistent with its architecture, over ``max_bytes``, or carries a pickle; or ``path``
+        is a directory or another non-regular file. The message names the file and the defect.
+        Nothing in the file is ever executed.
     """
-    return load_checkpoint(path, backend)[0]
+    return load_checkpoint(path, backend, max_bytes=max_bytes)[0]
 
 
-def load_checkpoint(path, backend=None) -> tuple:
+def load_checkpoint(path, backend=None, *, max_bytes=MAX_ARRAY_BYTES) -> tuple:
     """``(model, optimizer_state, extra)`` saved at ``path`` (see :func:`save` and :func:`load`).
 
     ``optimizer_state`` is the saved ``state_dict()`` with its arrays on ``backend`` (``None`` when
@@ -255,9 +366,13 @@ def load_checkpoint(path, backend=None) -> tuple:
     """
     target = _backend.get(backend)
     name = os.fspath(path)
-    with open(path, "rb") as file:  # FileNotFoundError stays itself
+    if type(max_bytes) is not int or max_bytes < 0:
+        raise ValueError(f"max_bytes must be an int >= 0, got {max_bytes!r}")
+    _check_regular(name, os.stat(name).st_mode)  # FileNotFoundError stays itself
+    with open(path, "rb") as file:
+        _check_regular(name, os.fstat(file.fileno()).st_mode)  # swapped since the stat
         try:
-            meta, arrays = _read(file)
+            meta, arrays = _read(file, max_bytes)
         except _Invalid as err:
             raise ValueError(f"{name}: {err}") from None
         except zipfile.BadZipFile as err:
@@ -277,7 +392,15 @@ def load_checkpoint(path, backend=None) -> tuple:
     return model, optimizer, extra
 
 
-def _read(file) -> tuple[dict, dict]:
+def _check_regular(name: str, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{name} is a directory, not an xpnet model file")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{name} is not a regular file (a device, pipe or socket), not an xpnet "
+                         "model file")
+
+
+def _read(file, max_bytes: int = MAX_ARRAY_BYTES) -> tuple[dict, dict]:
     """The checked ``xpnet.json`` and every array it references (NumPy, checked)."""
     with zipfile.ZipFile(file) as archive:
         infos = {info.filename: info for info in archive.infolist()}
@@ -295,7 +418,7 @@ def _read(file) -> tuple[dict, dict]:
             meta = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise _Invalid(f"{META} is not valid JSON: {err}") from None
-        refs = _check_meta(meta)
+        refs = _check_meta(meta, max_bytes)
         missing = sorted(set(refs) - set(infos))
         unexpected = sorted(set(infos) - set(refs) - {META})
         if missing or unexpected:
@@ -307,7 +430,7 @@ def _read(file) -> tuple[dict, dict]:
         return meta, {member: _read_npy(archive, member, *ref) for member, ref in refs.items()}
 
 
-def _check_meta(meta) -> dict:
+def _check_meta(meta, max_bytes: int = MAX_ARRAY_BYTES) -> dict:
     """Check the JSON's schema; return ``{member: (shape, dtype, must_be_finite)}``."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _Invalid(f"not an xpnet model file ({META} does not name the format {FORMAT!r})")
@@ -342,6 +465,9 @@ def _check_meta(meta) -> dict:
     total = sum(_nbytes(shape, dt) for shape, dt, _ in refs.values())
     if total > MAX_ARRAY_BYTES:
         raise _Invalid(f"the arrays declare {total} bytes, more than the limit {MAX_ARRAY_BYTES}")
+    if total > max_bytes:
+        raise _Invalid(f"the arrays declare {total} bytes, more than max_bytes={max_bytes} "
+                       "(load(..., max_bytes=...) raises the budget)")
     return refs
 
 
@@ -425,8 +551,10 @@ def _read_npy(archive, member: str, shape: tuple, dtype: np.dtype, finite: bool)
     except Exception as err:
         raise _Invalid(f"{member} is not a valid .npy array ({type(err).__name__}: {err})") \
             from None
-    if finite and dtype.kind == "f" and not np.isfinite(array).all():
-        raise _Invalid(f"{member} holds NaN or infinite values")
+    if finite and dtype.kind == "f":
+        flat, block = array.reshape(-1), 1 << 20  # a block at a time: no mask as large as the array
+        if not all(np.isfinite(flat[i:i + block]).all() for i in range(0, flat.size, block)):
+            raise _Invalid(f"{member} holds NaN or infinite values")
     return array
 
 
@@ -436,20 +564,16 @@ def _model(meta: dict, arrays: dict, target) -> Sequential:
     declared = {key: tuple(ref["shape"]) for key, ref in meta["params"].items()}
     if not isinstance(spec, dict) or spec.get("type") != "Sequential":
         raise _Invalid("the architecture must be {'type': 'Sequential', 'config': {...}}")
-    model = _build(spec, (), declared, target, dtype)
+    stored = {key: arrays[ref[_REF]] for key, ref in meta["params"].items()}
+    model = _build(spec, (), declared, target, dtype, stored)
     have = model.params
     if set(have) != set(declared):
         raise _Invalid(f"parameters do not match the architecture: {META} lists "
                        f"{sorted(declared)}, the architecture has {sorted(have)}")
-    model.to(target, dtype)
-    try:
-        model.load_params({key: arrays[ref[_REF]] for key, ref in meta["params"].items()})
-    except ValueError as err:
-        raise _Invalid(str(err)) from None
-    return model
+    return model.to(target, dtype)  # the parameters are there already: the backend and dtype set
 
 
-def _build(spec, path: tuple, declared: dict, target, dtype: str):
+def _build(spec, path: tuple, declared: dict, target, dtype: str, stored: dict):
     """The layer ``spec`` describes, built only from :data:`LAYERS`."""
     where = f"layer {'.'.join(map(str, path))}" if path else "the model"
     if len(path) > 32:
@@ -469,16 +593,23 @@ def _build(spec, path: tuple, declared: dict, target, dtype: str):
     if kind == "Sequential":
         if not isinstance(config.get("layers"), list):
             raise _Invalid(f"{where} (Sequential): config must have a list 'layers'")
-        return Sequential(*(_build(child, (*path, i), declared, target, dtype)
+        return Sequential(*(_build(child, (*path, i), declared, target, dtype, stored)
                             for i, child in enumerate(config["layers"])))
     kwargs = dict(config)
+    prefix = "".join(f"{i}." for i in path)
     if kind == "Dense":
-        _check_dense(config, "".join(f"{i}." for i in path), declared, where)
-        kwargs.update(init="zeros", backend=target, dtype=dtype)  # no random draws
+        # built from the file's checked arrays: weights about to be replaced are never
+        # initialised, so loading holds each array once
+        _check_dense(config, prefix, declared, where)
+        kwargs.update(init=lambda shape, **_: target.move(stored[prefix + "W"], dtype),
+                      bias=False, backend=target, dtype=dtype)
     try:
-        return cls(**kwargs)
+        layer = cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise _Invalid(f"{where} ({kind}): {err}") from None
+    if kind == "Dense" and config.get("bias", True):
+        layer.params["b"] = target.move(stored[prefix + "b"], dtype)
+    return layer
 
 
 def _check_dense(config: dict, prefix: str, declared: dict, where: str) -> None:

@@ -212,8 +212,9 @@ class LeakyReLU(Layer):
 
     def __init__(self, slope: float = 0.01):
         super().__init__()
-        if not _backend.is_finite_number(slope):
-            raise ValueError(f"slope must be a finite number, got {slope!r}")
+        if not _backend.is_finite_number(slope) or not 0 <= slope <= 1:  # a larger slope
+            # overflows outputs (a file with slope=1e308 gave inf) and is no longer "leaky"
+            raise ValueError(f"slope must be a finite number in [0, 1], got {slope!r}")
         self.slope = float(slope)
 
     def forward(self, X, training=False):

@@ -17,10 +17,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
+import operator
 import os
 import signal
 import sys
 import threading
+
+import numpy as np
 
 from . import losses as _losses
 from . import metrics as _metrics
@@ -116,13 +119,12 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, mode="auto",
                  restore_best_weights=False):
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
+        patience = _check_int("patience", patience, 0)
         if not is_finite_number(min_delta) or min_delta < 0:
             raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.mode = _mode(mode, monitor)
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = _check_flag("restore_best_weights", restore_best_weights)
 
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -152,7 +154,13 @@ class ModelCheckpoint(Callback):
     ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when ``monitor`` improves."""
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
+        self.path, self.monitor = os.fspath(path), monitor
+        try:  # a bad pattern is refused here, not after the first epoch
+            self.path.format(epoch=1)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"path may contain only {{epoch}} as a field, got {self.path!r} "
+                             f"({type(err).__name__}: {err})") from None
+        self.save_best_only = _check_flag("save_best_only", save_best_only)
         self.mode = _mode(mode, monitor)
 
     def on_train_begin(self, logs=None):
@@ -198,7 +206,7 @@ class CSVLogger(Callback):
     """Write one CSV row per epoch (``epoch`` and every logged value) to ``path``."""
 
     def __init__(self, path, append=False):
-        self.path, self.append = os.fspath(path), append
+        self.path, self.append = os.fspath(path), _check_flag("append", append)
 
     def on_train_begin(self, logs=None):
         self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
@@ -249,11 +257,24 @@ class _Progress(Callback):
 
 
 def _check_int(name, value, minimum, allow_none=False):
+    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool."""
     if allow_none and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        return None
+    try:
+        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
                          f"got {value!r}")
+    return number
+
+
+def _check_flag(name, value) -> bool:
+    """Flags take bools only: ``shuffle="no"`` would otherwise read as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _probabilities(model, loss, outputs, *, xp):
@@ -274,8 +295,7 @@ class _Data:
         self.backend, self.dtype = model.backend, model.dtype
         self.streamed = is_memmap(X)
         if self.streamed:
-            for start in range(0, len(X), _CHUNK):  # validated once, a chunk at a time
-                check_X(model, X[start:start + _CHUNK], name)
+            _check_streamed(model, X, name)
             self.X, self.m = X, len(X)
         else:
             self.X = check_X(model, X, name)
@@ -303,18 +323,55 @@ class _Data:
 
 
 _CHUNK = 65536
+_STREAM_BYTES = 1 << 23  # host-streamed data is checked and moved to the device 8 MiB at a time
+
+
+def _stream_rows(X) -> int:
+    """Rows of the host-streamed ``X`` that make one transfer of about :data:`_STREAM_BYTES`."""
+    return max(1, _STREAM_BYTES // max(1, X.dtype.itemsize * math.prod(X.shape[1:])))
+
+
+def _check_streamed(model, X, name):
+    """Validate a memmap a block of rows at a time (never all of it in memory); the first block
+    is checked even when there are no rows, so an empty memmap is refused as "X is empty"."""
+    rows = _stream_rows(X) if X.ndim == 2 else 1  # any other shape fails on one row
+    for start in range(0, max(len(X), 1), rows):
+        check_X(model, X[start:start + rows], name)
 
 
 def _split(X, y, fraction):
-    """The last ``fraction`` of the rows as validation data (before any shuffling, as Keras)."""
+    """The last ``fraction`` of the rows as validation data (before any shuffling, as Keras).
+
+    A memmap stays a memmap (its slices are views of the file), so it is still streamed."""
     if not is_finite_number(fraction) or not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation_split must be a number in [0, 1), got {fraction!r}")
-    X, y = host_array(X, "X", numeric=False), host_array(y, "y", numeric=False)
+    X = X if is_memmap(X) else host_array(X, "X", numeric=False)
+    y = y if is_memmap(y) else host_array(y, "y", numeric=False)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"validation_split needs arrays of samples; got X of shape "
+                         f"{tuple(X.shape)} and y of shape {tuple(y.shape)}")
     m = X.shape[0]
     n_val = int(m * fraction)
     if not 0 < n_val < m:
         raise ValueError(f"validation_split={fraction} of {m} samples leaves an empty split")
     return (X[:m - n_val, ...], y[:m - n_val, ...]), (X[m - n_val:, ...], y[m - n_val:, ...])
+
+
+def _check_monitors(callbacks, metric_fns, validation) -> None:
+    """A monitor that will not be measured is refused before training, not after an epoch (by
+    then a CSVLogger has truncated its file and the model has changed). Only when every callback
+    is xpnet's: one of the user's may add its own values to the logs."""
+    if any(type(cb).__module__ != __name__ for cb in callbacks):
+        return
+    names = ["loss", *metric_fns]
+    logged = [*names, *(f"val_{n}" for n in names if validation)]
+    logged += ["lr"] if any(isinstance(cb, LearningRateScheduler) for cb in callbacks) else []
+    for cb in callbacks:
+        monitors = isinstance(cb, EarlyStopping) or (
+            isinstance(cb, ModelCheckpoint) and cb.save_best_only) or (
+            isinstance(cb, LearningRateScheduler) and hasattr(cb.schedule, "update"))
+        if monitors:
+            _monitored(cb, dict.fromkeys(logged))
 
 
 def _metric_functions(metrics):
@@ -332,11 +389,12 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     # -- everything is checked before anything changes --
     loss = _losses.get(loss)
     optimizer = _optim.get(optimizer)
-    _check_int("epochs", epochs, 1)
-    _check_int("batch_size", batch_size, 1, allow_none=True)
-    _check_int("initial_epoch", initial_epoch, 0)
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
+    initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch ({initial_epoch}) must be smaller than epochs ({epochs})")
+    shuffle = _check_flag("shuffle", shuffle)
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     metric_fns = _metric_functions(metrics)
@@ -356,6 +414,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
+    _check_monitors(callbacks, metric_fns, val is not None)
 
     # -- training --
     history = History()
@@ -372,11 +431,12 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
             for epoch in range(initial_epoch, epochs):
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, {})
-                logs = _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch,
-                              metric_fns, callbacks, check_interrupt)
-                if val is not None:
-                    logs.update({f"val_{k}": v for k, v in
-                                 _evaluate(model, loss, val, batch_size, metric_fns).items()})
+                with _quiet_numerics():
+                    logs = _epoch(model, loss, optimizer, train, batch_size, shuffle, random,
+                                  epoch, metric_fns, callbacks, check_interrupt)
+                    if val is not None:
+                        logs.update({f"val_{k}": v for k, v in
+                                     _evaluate(model, loss, val, batch_size, metric_fns).items()})
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 history.append(epoch, logs)
@@ -387,6 +447,13 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         for cb in callbacks:
             cb.on_train_end({})
     return history
+
+
+def _quiet_numerics():
+    """NumPy's overflow and invalid-value warnings inside the loop: a non-finite result is the
+    loop's business (it raises DivergenceError, which explains it), not a stray warning printed
+    before that error. Other backends do not warn."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
 @contextlib.contextmanager
@@ -461,7 +528,8 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
         for cb in callbacks:
             cb.on_batch_end(step, {"loss": value})
         check_interrupt()
-    values = {"loss": total, "finite": _all_finite(model.params.values(), xp=xp)}
+    # the parameters and the optimizer state: see _state_arrays
+    values = {"loss": total, "finite": _all_finite(_state_arrays(model, optimizer), xp=xp)}
     if metric_fns:
         probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
         Y = xp.concat(targets, axis=0)
@@ -473,6 +541,15 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     if not (finite and math.isfinite(logs["loss"])):
         _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, epoch, snapshot)
     return logs
+
+
+def _state_arrays(model, optimizer) -> list:
+    """Every array a step updates: the parameters and the optimizer's state (Adam's ``m``, ``v``).
+
+    A ``v = g * g`` that overflows to inf leaves the loss and the parameters finite and every
+    later update exactly 0, so the state is checked as well as the parameters."""
+    slots = optimizer._state.values() if optimizer._pending is None else ()
+    return [*model.params.values(), *(a for per_key in slots for a in per_key.values())]
 
 
 def _all_finite(arrays, *, xp):
@@ -495,9 +572,9 @@ def _floats(values: dict, *, xp) -> dict:
     return {k: floats[k] for k in values}
 
 
-def _params_finite(model) -> bool:
+def _finite(model, optimizer) -> bool:
     xp = model.backend.xp
-    return all(bool(xp.all(xp.isfinite(p))) for p in model.params.values())
+    return bool(_all_finite(_state_arrays(model, optimizer), xp=xp))
 
 
 def _snapshot(model, optimizer, random):
@@ -532,13 +609,20 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
                 f"likely cause: {hint}. The model keeps its parameters from before this step.",
                 epoch=epoch, step=step)
         before = {k: xp.asarray(v, copy=True) for k, v in model.params.items()}
+        state_before = optimizer.state_dict()
         optimizer.step(model.params, grads)
-        if not _params_finite(model):  # finite gradients, yet the update overflowed
+        if not _finite(model, optimizer):  # finite gradients, yet the update overflowed
+            params_bad = not bool(_all_finite(list(model.params.values()), xp=xp))
             model._assign(before)
+            optimizer.load_state_dict(state_before)
+            largest = max(float(xp.max(xp.abs(g))) for g in grads.values())
+            what = "parameters" if params_bad else \
+                f"optimizer state (gradients up to {largest:.3g} overflow its running averages)"
             raise DivergenceError(
-                f"training diverged at epoch {epoch + 1}, step {step + 1}: the update made "
-                f"parameters non-finite; likely cause: a learning rate too high "
-                f"(lr={optimizer.lr:g})", epoch=epoch, step=step)
+                f"training diverged at epoch {epoch + 1}, step {step + 1}: the update made the "
+                f"{what} non-finite; likely cause: a learning rate too high (lr={optimizer.lr:g}) "
+                "or unscaled inputs. The model and optimizer keep their state from before this "
+                "step.", epoch=epoch, step=step)
     raise AssertionError("a divergence seen in the epoch did not recur on replay")
 
 
@@ -547,6 +631,8 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
     xp = model.backend.xp
     network, head = _losses.fuse(model, loss)
     size = data.m if batch_size is None else max(batch_size, _CHUNK)
+    if data.streamed:  # a memmap is never brought into memory whole
+        size = min(size, _stream_rows(data.X))
     total, outputs = 0.0, []
     for rows, X, Y in data.batches(size):
         pred = network.forward(X)[0]
@@ -571,7 +657,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
             raise ValueError("loss is required: the model has not been fitted")
         loss = model._fit_info["loss"]
     loss = _losses.get(loss)
-    _check_int("batch_size", batch_size, 1, allow_none=True)
+    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     metric_fns = _metric_functions(metrics)
     data = _Data(model, loss, X, y, _output_width(model, X))
     return _evaluate(model, loss, data, batch_size, metric_fns)
@@ -580,12 +666,17 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
 @on_model_device
 def predict(model, X, batch_size=None):
     """The model's outputs for ``X`` on its backend (probabilities when it ends in
-    Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default)."""
-    _check_int("batch_size", batch_size, 1, allow_none=True)
+    Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default; a memmap in
+    batches of about 8 MiB at most, so that it is streamed as in ``fit``)."""
+    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     streamed = is_memmap(X)
-    X = X if streamed else check_X(model, X)
-    m = len(X) if streamed else X.shape[0]
+    # a memmap's shape and emptiness first, then each chunk's values as it is moved
+    first = check_X(model, X[:1] if streamed else X)
+    X = X if streamed else first
+    m = X.shape[0]
     size = m if batch_size is None else batch_size
+    if streamed:
+        size = min(size, _stream_rows(X))
     parts = []
     for start in range(0, m, size):
         chunk = X[start:min(start + size, m), ...]  # in-bounds: the standard leaves the rest open
@@ -604,15 +695,59 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     from .io import load_checkpoint
 
     model, optimizer_state, extra = load_checkpoint(path, backend)
+    name = os.fspath(path)
     if optimizer_state is None or not isinstance(extra, dict) or "random_states" not in extra:
-        raise ValueError(f"{os.fspath(path)} is not a training checkpoint (save it with "
-                         "ModelCheckpoint)")
+        raise ValueError(f"{name} is not a training checkpoint (save it with ModelCheckpoint)")
     random = Random()
-    for source, state in zip(_random_sources(model, random), extra["random_states"], strict=True):
-        source.state = state
-    history = fit(model, X, y, loss=extra["loss"], optimizer=_optim.from_state_dict(optimizer_state),
+    _restore_checkpoint(name, model, random, extra)
+    epochs = _check_int("epochs", epochs, 1)
+    if extra["epoch"] >= epochs:
+        raise ValueError(f"the run is already complete: {name} was saved after epoch "
+                         f"{extra['epoch']}, and epochs={epochs}; pass a larger epochs to train on")
+    try:
+        optimizer = _optim.from_state_dict(optimizer_state)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}: damaged checkpoint: optimizer state: {err}") from None
+    history = fit(model, X, y, loss=extra["loss"], optimizer=optimizer,
                   epochs=epochs, initial_epoch=extra["epoch"], seed=random, **fit_options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
     return model, history
+
+
+def _restore_checkpoint(name, model, random, extra) -> None:
+    """Check what a checkpoint adds to a model file (epoch, loss, history, random streams) and
+    set the random streams; a defect is a ValueError naming the file and the field, and nothing
+    is set then."""
+    def bad(field, expected):
+        return ValueError(f"{name}: damaged checkpoint: {field} must be {expected}, got "
+                          f"{extra.get(field)!r:.100}")
+
+    epoch = extra.get("epoch")
+    if type(epoch) is not int or epoch < 1:
+        raise bad("epoch", "an int >= 1")
+    if not isinstance(extra.get("loss"), str):
+        raise bad("loss", "a loss name")
+    try:
+        _losses.get(extra["loss"])
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}: damaged checkpoint: loss: {err}") from None
+    history = extra.get("history")
+    if not isinstance(history, dict) or not all(
+            isinstance(values, list) and len(values) == epoch
+            and all(is_finite_number(v) or (isinstance(v, float) and math.isnan(v))
+                    for v in values) for values in history.values()):
+        raise bad("history", f"a dict of lists of {epoch} numbers (one per epoch)")
+    sources, states = _random_sources(model, random), extra.get("random_states")
+    if not isinstance(states, list) or len(states) != len(sources):
+        raise bad("random_states", f"a list of {len(sources)} generator states (the shuffle's "
+                  "and each Dropout's)")
+    for i, state in enumerate(states):
+        try:
+            Random().state = state  # numpy checks it; a throwaway, so nothing is set on failure
+        except (TypeError, ValueError, KeyError, OverflowError) as err:
+            raise ValueError(f"{name}: damaged checkpoint: random_states[{i}] is not a random "
+                             f"generator state ({err})") from None
+    for source, state in zip(sources, states, strict=True):
+        source.state = state
