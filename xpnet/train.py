@@ -301,6 +301,33 @@ class _Data:
                 else xp.take(self.X, rows, axis=0)
             yield stop - start, X, xp.take(self.y, rows, axis=0)
 
+    def steps(self, network, head, size, perm, keep_outputs):
+        """Per training step ``(rows, value, grads, X)``: the loss and gradients of the next batch
+        at the model's parameters as they are when the step is asked for. With ``keep_outputs``,
+        :meth:`outputs` then gives the epoch's predictions and targets, in batch order."""
+        self._outputs = [], []
+        for rows, X, Y in self.batches(size, perm):
+            pred, value, grads = forward_and_backward(network, head, X, Y, True)
+            if keep_outputs:
+                self._outputs[0].append(pred)
+                self._outputs[1].append(Y)
+            yield rows, value, grads, X
+
+    def outputs(self):
+        """``(pred, Y)`` of the last :meth:`steps` run with ``keep_outputs``, concatenated."""
+        xp = self.backend.xp
+        (outputs, targets), self._outputs = self._outputs, ([], [])
+        return xp.concat(outputs, axis=0), xp.concat(targets, axis=0)
+
+    def forward(self, network, head, size):
+        """``(loss sum, outputs, targets)`` over all rows in order: forward only."""
+        total, outputs = 0.0, []
+        for rows, X, Y in self.batches(size):
+            pred = network.forward(X)[0]
+            total = total + head(pred, Y)[0] * rows
+            outputs.append(pred)
+        return total, self.backend.xp.concat(outputs, axis=0), self.y
+
 
 _CHUNK = 65536
 
@@ -330,6 +357,26 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         verbose=1, initial_epoch=0):
     """Train ``model`` on ``(X, y)``; see :meth:`xpnet.Sequential.fit`."""
     # -- everything is checked before anything changes --
+    loss, optimizer, metric_fns, callbacks, random = _options(
+        loss, optimizer, epochs, batch_size, initial_epoch, verbose, metrics, callbacks, seed)
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_data or validation_split, not both")
+    if validation_split:
+        (X, y), validation_data = _split(X, y, validation_split)
+    n_out = _output_width(model, X)
+    train = _Data(model, loss, X, y, n_out)
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, y_val)")
+        val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
+    return _train(model, loss, optimizer, train, val, epochs=epochs, batch_size=batch_size,
+                  shuffle=shuffle, random=random, metric_fns=metric_fns, callbacks=callbacks,
+                  verbose=verbose, initial_epoch=initial_epoch)
+
+
+def _options(loss, optimizer, epochs, batch_size, initial_epoch, verbose, metrics, callbacks, seed):
+    """fit's options checked and resolved: ``(loss, optimizer, metric_fns, callbacks, random)``."""
     loss = _losses.get(loss)
     optimizer = _optim.get(optimizer)
     _check_int("epochs", epochs, 1)
@@ -345,19 +392,12 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be xpnet Callback objects, got {type(cb).__name__}")
     random = seed if isinstance(seed, Random) else Random(seed)
-    if validation_data is not None and validation_split:
-        raise ValueError("give validation_data or validation_split, not both")
-    if validation_split:
-        (X, y), validation_data = _split(X, y, validation_split)
-    n_out = _output_width(model, X)
-    train = _Data(model, loss, X, y, n_out)
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
-        val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
+    return loss, optimizer, metric_fns, callbacks, random
 
-    # -- training --
+
+def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, random, metric_fns,
+           callbacks, verbose, initial_epoch):
+    """The epochs, on checked options and validated data (``_Data`` or one with its methods)."""
     history = History()
     model.stop_training = False
     model.history = history
@@ -449,22 +489,19 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     snapshot = _snapshot(model, optimizer, random)
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
-    total, outputs, targets = 0.0, [], []
-    for step, (rows, X, Y) in enumerate(train.batches(size, perm)):
-        pred, value, grads = forward_and_backward(network, head, X, Y, True)
+    total = 0.0
+    for step, (rows, value, grads, _) in enumerate(train.steps(network, head, size, perm,
+                                                               bool(metric_fns))):
         optimizer.step(model.params, grads)
         del grads  # before the next step makes its own
         total = total + value * rows
-        if metric_fns:
-            outputs.append(pred)
-            targets.append(Y)
         for cb in callbacks:
             cb.on_batch_end(step, {"loss": value})
         check_interrupt()
     values = {"loss": total, "finite": _all_finite(model.params.values(), xp=xp)}
     if metric_fns:
-        probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
-        Y = xp.concat(targets, axis=0)
+        outputs, Y = train.outputs()
+        probs = _probabilities(model, loss, outputs, xp=xp)
         with _metrics.labels_checked():  # check_y has checked them: no device sync per metric
             values.update({name: fn(Y, probs) for name, fn in metric_fns.items()})
     logs = _floats(values, xp=xp)  # the epoch's one device sync
@@ -518,13 +555,12 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
         source.state = state
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
-    for step, (_, X, Y) in enumerate(train.batches(size, perm)):
-        _, value, grads = forward_and_backward(network, head, X, Y, True)
+    for step, (_, value, grads, X) in enumerate(train.steps(network, head, size, perm, False)):
         bad = [k for k, g in grads.items() if not bool(xp.all(xp.isfinite(g)))]
         if not math.isfinite(float(value)) or bad:
             what = f"loss ({float(value)})" if not math.isfinite(float(value)) else \
                 f"gradient of {bad[0]}"
-            largest = float(xp.max(xp.abs(X)))
+            largest = 0.0 if X is None else float(xp.max(xp.abs(X)))  # None: on a cluster
             hint = (f"unscaled inputs (max |X| = {largest:.3g}): standardise X"
                     if largest > 1e3 else f"a learning rate too high (lr={optimizer.lr:g})")
             raise DivergenceError(
@@ -547,16 +583,12 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
     xp = model.backend.xp
     network, head = _losses.fuse(model, loss)
     size = data.m if batch_size is None else max(batch_size, _CHUNK)
-    total, outputs = 0.0, []
-    for rows, X, Y in data.batches(size):
-        pred = network.forward(X)[0]
-        total = total + head(pred, Y)[0] * rows
-        outputs.append(pred)
+    total, outputs, Y = data.forward(network, head, size)
     values = {"loss": total}
     if metric_fns:
-        probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
+        probs = _probabilities(model, loss, outputs, xp=xp)
         with _metrics.labels_checked():  # check_y has checked them: no device sync per metric
-            values.update({name: fn(data.y, probs) for name, fn in metric_fns.items()})
+            values.update({name: fn(Y, probs) for name, fn in metric_fns.items()})
     logs = _floats(values, xp=xp)  # one device sync
     logs["loss"] /= data.m
     return logs
