@@ -117,8 +117,9 @@ callbacks, metrics, verbose, initial_epoch
         first = model.backend.asarray(np.asarray(X[:1].compute()), model.dtype)
         n_out = model.forward(first)[0].shape[1]
     _setup(client)
-    replica = client.scatter(_Replica(model, loss, n_out, worker_backend), broadcast=True,
-                             hash=False)
+    # a task's result, not scattered data: Dask can make it again for a worker that joins late
+    replica = client.submit(_given, _Replica(model, loss, n_out, worker_backend), pure=False)
+    client.replicate([replica])
     train = _ClusterData(client, replica, model, X, y, timeout)
     val = None
     if validation_data is not None:
@@ -239,10 +240,15 @@ def _block_forward(replica, params, Xb, yb):
                 "outputs": [(to_numpy(pred), to_numpy(Y))]}
 
 
-def _add(a, b):
-    return {"value": a["value"] + b["value"],
-            "grads": {k: g + b["grads"][k] for k, g in a["grads"].items()},
-            "outputs": a["outputs"] + b["outputs"]}
+def _add(first, *rest):
+    """The sum of block results, left to right (a fixed order: the same bits on any worker)."""
+    total = {"value": first["value"], "grads": dict(first["grads"]),
+             "outputs": list(first["outputs"])}
+    for part in rest:
+        total["value"] += part["value"]
+        total["grads"] = {k: g + part["grads"][k] for k, g in total["grads"].items()}
+        total["outputs"] += part["outputs"]
+    return total
 
 
 def _setup(client):
@@ -329,34 +335,45 @@ class _ClusterData:
         return self.backend.asarray(pred, self.dtype), Y
 
     def _reduce(self, tasks):
-        """Run ``fn(replica, params, *args)`` per task and sum the results by a binary tree in
-        task order; a step that loses its workers is redone until ``timeout``."""
+        """Run ``fn(replica, params, *args)`` per task and sum the results by a tree of Dask tasks
+        (``_FAN_IN`` children a node), in task order; a step that loses its workers is redone
+        until ``timeout``. The parameters travel in tasks, never scattered: Dask can always send
+        them again to a worker that replaces a lost one."""
         from distributed.scheduler import KilledWorker
 
         client = self.client
         params = {k: to_numpy(v) for k, v in self.model.params.items()}
         deadline = time.monotonic() + self.timeout
         while True:
+            # small parameters ride in each task (one scheduler hop less per step), large ones
+            # go once, as a task's result the blocks' workers fetch
+            sent = params if sum(p.nbytes for p in params.values()) <= _INLINE \
+                else client.submit(_given, params, pure=False)
+            level = [client.submit(fn, self.replica, sent, *args, pure=False)
+                     for fn, *args in tasks]
+            while len(level) > 1:
+                level = [client.submit(_add, *level[i:i + _FAN_IN], pure=False)
+                         for i in range(0, len(level), _FAN_IN)]
             try:
-                sent = client.scatter([params], broadcast=True, hash=False)[0]
-                level = [client.submit(fn, self.replica, sent, *args, pure=False)
-                         for fn, *args in tasks]
-                while len(level) > 1:
-                    pairs = [client.submit(_add, a, b, pure=False)
-                             for a, b in zip(level[::2], level[1::2], strict=False)]
-                    level = pairs + level[2 * len(pairs):]
                 return level[0].result(timeout=max(deadline - time.monotonic(), 1e-3))
             except KilledWorker:  # the task's workers kept dying: redo the step
                 if time.monotonic() < deadline:
                     continue
-                error = None
             except TimeoutError:
-                error = None
+                pass
             raise WorkerLostError(
                 f"no worker finished the training step within timeout={self.timeout}s (workers "
                 f"lost and not replaced?); the model holds the parameters after the last "
                 f"completed step. With a ModelCheckpoint callback, xpnet.resume continues from "
-                f"its last file.") from error
+                f"its last file.")
+
+
+_INLINE = 1 << 20  # bytes of parameters sent inside each block's task
+_FAN_IN = 8  # partial sums per tree node: one level up to 8 blocks, log8 levels beyond
+
+
+def _given(value):
+    return value
 
 
 def _flat(keys):
