@@ -149,7 +149,7 @@ def test_bad_arguments_and_data_are_refused_before_training(backend):
             model.fit(da.from_array(X), y[:-1], loss="crossentropy", client=client)
         bad = X.copy()
         bad[150, 2] = np.nan
-        with pytest.raises(ValueError, match=r"X\[10, 2\] is nan.*row 140 of X"):
+        with pytest.raises(ValueError, match=r"X\[10, 2\] is nan.*row 140 of X is the first"):
             model.fit(da.from_array(bad, chunks=(BLOCK, 4)), y, loss="crossentropy",
                       client=client)
         with pytest.raises(ValueError, match="labels"):

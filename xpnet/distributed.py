@@ -190,11 +190,19 @@ def _rows(block, idx):
     """``block[idx]`` copied out; a memory-mapped block's pages are released after the read, so a
     worker's memory holds batches, not the file."""
     rows = block[idx]
+    if _release(block):
+        rows = np.array(rows)
+    return rows
+
+
+def _release(block) -> bool:
+    """Drop a memory-mapped block's pages from this process (clean file pages: re-read on the
+    next touch, from the page cache); True when ``block`` is a memory map."""
     handle = getattr(block, "_mmap", None)
     if isinstance(handle, mmap.mmap):
-        rows = np.array(rows)
-        handle.madvise(mmap.MADV_DONTNEED)  # clean file pages: dropped here, re-read if needed
-    return rows
+        handle.madvise(mmap.MADV_DONTNEED)
+        return True
+    return False
 
 
 def _inputs(replica, params, Xb, yb, idx, names):
@@ -209,13 +217,22 @@ def _inputs(replica, params, Xb, yb, idx, names):
 
 
 def _check_block(replica, Xb, yb, start, names):
-    """Validate one block (raises the boundary's ValueError, rows counted from ``start``)."""
+    """Validate one block (the boundary's ValueError, rows counted from ``start``), a slice of
+    rows at a time: a memory-mapped block is never in memory whole."""
     with _LOCK:
-        try:
-            _inputs(replica, None, Xb, yb, None, names)
-        except ValueError as err:
-            raise ValueError(f"{err} (row {start} of {names[0]} is this block's first)") from None
+        for first in range(0, Xb.shape[0], _CHECKED_ROWS):
+            part = slice(first, first + _CHECKED_ROWS)
+            try:
+                _inputs(replica, None, Xb[part], yb[part], None, names)
+            except ValueError as err:
+                raise ValueError(f"{err} (row {start + first} of {names[0]} is the first of "
+                                 "the rows checked)") from None
+            finally:
+                _release(Xb), _release(yb)
     return Xb.shape[0]
+
+
+_CHECKED_ROWS = 16384
 
 
 def _block_step(replica, params, Xb, yb, idx, batch_rows, keep_outputs):
@@ -294,7 +311,8 @@ class _ClusterData:
         self._collections = X, y  # holding them keeps the blocks on the workers
         self._outputs = []
         client.gather([client.submit(_check_block, replica, Xb, yb, int(start), names, pure=False)
-                       for Xb, yb, start in zip(self.X_blocks, self.y_blocks, self.starts)])
+                       for Xb, yb, start in zip(self.X_blocks, self.y_blocks, self.starts[:-1],
+                                                    strict=True)])
 
     def steps(self, network, head, size, perm, keep_outputs):
         """As :meth:`xpnet.train._Data.steps`, the work done by the blocks' workers."""
@@ -325,8 +343,8 @@ class _ClusterData:
 
     def forward(self, network, head, size):
         result = self._reduce([(_block_forward, Xb, yb)
-                               for Xb, yb in zip(self.X_blocks, self.y_blocks)])
-        pred, Y = (np.concatenate(a) for a in zip(*result["outputs"]))
+                               for Xb, yb in zip(self.X_blocks, self.y_blocks, strict=True)])
+        pred, Y = (np.concatenate(a) for a in zip(*result["outputs"], strict=True))
         return (self.backend.asarray(result["value"], self.dtype), *self._here(pred, Y))
 
     def _here(self, pred, Y):

@@ -631,7 +631,8 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     Loads the model, the optimizer state, the random streams (shuffle and dropout) and the history
     saved at ``path``, then fits from the saved epoch up to ``epochs``; with the same data and
     options the result equals the uninterrupted run. Returns ``(model, history)``, the history
-    covering every epoch from the first.
+    covering every epoch from the first. With ``client=`` (and dask arrays) it continues on a
+    Dask cluster, as :func:`xpnet.distributed.fit`.
     """
     from .io import load_checkpoint
 
@@ -642,8 +643,10 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     random = Random()
     for source, state in zip(_random_sources(model, random), extra["random_states"], strict=True):
         source.state = state
-    history = fit(model, X, y, loss=extra["loss"], optimizer=_optim.from_state_dict(optimizer_state),
-                  epochs=epochs, initial_epoch=extra["epoch"], seed=random, **fit_options)
+    # model.fit, not fit: ``client=`` among the options resumes on a Dask cluster
+    history = model.fit(X, y, loss=extra["loss"],
+                        optimizer=_optim.from_state_dict(optimizer_state), epochs=epochs,
+                        initial_epoch=extra["epoch"], seed=random, **fit_options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
