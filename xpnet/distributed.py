@@ -280,14 +280,38 @@ def _setup(client):
             _register_memmap_sizeof()
 
     client.register_plugin(_MemmapSize())
+    _register_memmap_sizeof()  # here too: the client may receive a block (errors, gathers)
 
 
 def _register_memmap_sizeof():
+    """Dask counts a whole-file memory map (``np.load(mmap_mode="r")``, as ``from_npy_stack``
+    makes) as the reference it is and moves it between workers as one: ``(file, dtype, shape,
+    offset)``, so a block the scheduler moves is not read whole (the file must be reachable from
+    both workers: one machine, or a shared file system)."""
     from dask.sizeof import sizeof
+    from distributed.protocol import dask_deserialize, dask_serialize
+    from distributed.protocol.numpy import deserialize_numpy_ndarray, serialize_numpy_ndarray
+
+    def mapped(x):
+        return isinstance(x.base, mmap.mmap) and x.filename is not None
 
     @sizeof.register(np.memmap)
     def _(x):
-        return 1024 if isinstance(getattr(x, "_mmap", None), mmap.mmap) else int(x.nbytes)
+        return 1024 if mapped(x) else int(x.nbytes)
+
+    @dask_serialize.register(np.memmap)
+    def _(x):
+        if not mapped(x):
+            return serialize_numpy_ndarray(np.asarray(x))
+        order = "F" if x.flags.f_contiguous and not x.flags.c_contiguous else "C"
+        return {"xpnet-file": [x.filename, x.dtype.str, list(x.shape), x.offset, order]}, []
+
+    @dask_deserialize.register(np.memmap)
+    def _(header, frames):
+        if "xpnet-file" not in header:
+            return deserialize_numpy_ndarray(header, frames)
+        filename, dtype, shape, offset, order = header["xpnet-file"]
+        return np.memmap(filename, dtype, "r", offset, tuple(shape), order)
 
 
 # -- in this process ------------------------------------------------------------------------------
