@@ -68,12 +68,39 @@ def _seconds(task, action):
     return sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == action)
 
 
+# single-process fit's time per row on this machine (benchmarks/RESULTS.md, 2 BLAS threads):
+# W2 600 ms per epoch of 100 x 256 rows, W3 931 ms per step of 1024 rows
+PER_ROW = {"W2": 0.600 / 25600, "W3": 0.931 / 1024}
+PARAM_BYTES = {"W2": 669_706 * 4, "W3": (4096 * 4096 * 2 + 4096 * 3 + 1) * 4}
+BANDWIDTH = 10e9 / 8  # 10 Gbit/s
+
+
+def cost_model(latency, batches=(4096, 65536), workers=(8, 64, 512)):
+    """The markdown table of ``t(W) = c B / W + 2 P log2(W) / bandwidth + L`` and of the batch
+    from which compute is at least the rest."""
+    lines = ["| network | workers | step at B=" + " | step at B=".join(map(str, batches))
+             + " | reduction | B for compute >= the rest |", "|---" * (4 + len(batches)) + "|"]
+    for net in ("W2", "W3"):
+        c, p = PER_ROW[net], PARAM_BYTES[net]
+        for w in workers:
+            comm = 2 * p * np.log2(w) / BANDWIDTH
+            steps = " | ".join(f"{(c * b / w + comm + latency) * 1e3:,.0f} ms" for b in batches)
+            lines.append(f"| {net} | {w} | {steps} | {comm * 1e3:,.0f} ms | "
+                         f"{w * (comm + latency) / c:,.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batches", default="256,1024,4096")
+    parser.add_argument("--model", type=float, default=None, metavar="L",
+                        help="print only the cost model's table for a latency of L seconds")
     args = parser.parse_args(argv)
+    if args.model is not None:
+        print(cost_model(args.model))
+        return
     param_bytes = sum(p.nbytes for p in xpnet.mlp(list(SIZES), seed=0).params.values())
     rows_max = max(int(b) for b in args.batches.split(","))
     print(f"W2, float32, {param_bytes / 2**20:.2f} MiB of parameters; LocalCluster of "
@@ -99,7 +126,7 @@ def main(argv=None):
                       f"{compute * 1e3:.1f} ms | {reduction * 1e3:.1f} ms | "
                       f"{max(step - compute - reduction, 0) * 1e3:.1f} ms |", flush=True)
             del X, y, Xd, yd
-    print(f"\nrows: up to {rows_max * args.steps}")
+    print(f"\nrows: up to {rows_max * args.steps}; the cost model for a latency L: --model L")
 
 
 if __name__ == "__main__":
