@@ -160,3 +160,41 @@ def test_bad_arguments_and_data_are_refused_before_training(backend):
             dropout.fit(da.from_array(X), y, loss="crossentropy", client=client)
     for key, value in before.items():
         np.testing.assert_array_equal(xpnet.to_numpy(model.params[key]), value)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_divergence_and_resume_behave_as_in_fit(backend, tmp_path):
+    _numpy_session_only(backend)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)) * 1e3, rng.normal(size=64)
+    on_cluster = (da.from_array(X, chunks=(20, 3)), da.from_array(y, chunks=20))
+
+    def build():
+        return xpnet.mlp([3, 8, 1], seed=0, backend=backend, dtype="float64")
+
+    options = dict(loss="mse", epochs=50, batch_size=8, seed=0, metrics=(), verbose=0)
+    single = build()
+    with pytest.raises(xpnet.DivergenceError) as expected:
+        single.fit(X, y, optimizer=xpnet.optim.SGD(lr=10.0), **options)
+    with _cluster(2) as cluster, distributed.Client(cluster) as client:
+        model = build()
+        with pytest.raises(xpnet.DivergenceError) as got:
+            model.fit(*on_cluster, optimizer=xpnet.optim.SGD(lr=10.0), client=client, **options)
+        assert (got.value.epoch, got.value.step) == (expected.value.epoch, expected.value.step)
+        for key, value in single.params.items():  # the last finite parameters, kept
+            np.testing.assert_allclose(xpnet.to_numpy(model.params[key]), xpnet.to_numpy(value),
+                                       rtol=1e-9)
+
+        options = dict(loss="mse", batch_size=16, seed=1, metrics=(), verbose=0)
+        path = tmp_path / "run.xpnet"
+        build().fit(*on_cluster, epochs=2, client=client,
+                    callbacks=[xpnet.train.ModelCheckpoint(path, monitor="loss")], **options)
+        options.pop("loss"), options.pop("seed")
+        resumed, history = xpnet.resume(path, *on_cluster, epochs=4, client=client, **options)
+    straight = build()
+    straight_history = straight.fit(X, y, loss="mse", epochs=4, **options, seed=1)
+    assert len(history["loss"]) == 4
+    np.testing.assert_allclose(history["loss"], straight_history["loss"], rtol=1e-10)
+    for key, value in straight.params.items():
+        np.testing.assert_allclose(xpnet.to_numpy(resumed.params[key]), xpnet.to_numpy(value),
+                                   rtol=1e-10, atol=1e-12)
