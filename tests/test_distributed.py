@@ -140,6 +140,8 @@ def test_bad_arguments_and_data_are_refused_before_training(backend):
     X, y = _data()
     model = xpnet.mlp([4, 8, 3], output="softmax", seed=1, backend=backend)
     before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+    with pytest.raises(TypeError, match="go with client="):
+        model.fit(X, y, loss="crossentropy", timeout=3)
     with pytest.raises(TypeError, match="client must be a distributed.Client"):
         model.fit(da.from_array(X), y, loss="crossentropy", client="tcp://nowhere")
     with _cluster(1) as cluster, distributed.Client(cluster) as client:

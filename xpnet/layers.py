@@ -501,7 +501,10 @@ class Sequential(Layer):
             When the loss or a gradient becomes non-finite; the model keeps its last finite
             parameters.
         """
-        if client is not None or cluster_options:
+        if client is None and cluster_options:
+            raise TypeError(f"fit() got unexpected keyword arguments {sorted(cluster_options)} "
+                            "(timeout= and worker_backend= go with client=)")
+        if client is not None:
             from .distributed import fit
 
             return fit(self, X, y, client=client, loss=loss, optimizer=optimizer, epochs=epochs,
