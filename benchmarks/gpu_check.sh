@@ -5,7 +5,7 @@
 #
 # For a machine with an NVIDIA GPU where CuPy and PyTorch (with CUDA) are installed and nothing can
 # be downloaded. It uses the xpnet of this checkout (the repository root goes first on PYTHONPATH).
-# Steps, each under a time limit (the limits add up to 7 min 40 s):
+# Steps, each under a time limit (the limits add up to 8 min 25 s):
 #   1. nvidia-smi                                          -> OUTPUT_DIR/nvidia-smi.txt
 #   2. XPNET_BACKEND=cupy python -m pytest -q --maxfail=50  -> OUTPUT_DIR/tests-cupy.{log,xml}     (190 s)
 #   3. XPNET_BACKEND=torch XPNET_DEVICE=cuda python -m pytest -q --maxfail=50
@@ -18,6 +18,9 @@
 #                                                             OUTPUT_DIR/bench.log               (80 s)
 #   5. python benchmarks/sync_count.py: device->host syncs per step and per epoch of fit, counted on
 #      the CuPy stand-in of tests/standin (CuPy has no such counters)   -> OUTPUT_DIR/syncs.md  (30 s)
+#   6. python benchmarks/gpu_distributed.py: data-parallel fit with one GPU worker (dask-cuda's
+#      LocalCUDACluster when installed), its CuPy replica's run equal to single-process fit
+#                                                          -> OUTPUT_DIR/gpu_distributed.log  (45 s)
 # Everything printed also goes to OUTPUT_DIR/gpu_check.log; OUTPUT_DIR/summary.txt has one line per
 # step. The benchmark table is printed at the end: that is what goes into benchmarks/RESULTS-gpu.md.
 #
@@ -142,6 +145,12 @@ step "benchmark W2, W3 on cupy" bench.log "$BENCH_LIMIT" \
     "$PYTHON" benchmarks/run.py --backend cupy --only W2,W3 --out "$OUT/bench" ${GPU_CHECK_BENCH_ARGS:-}
 step "syncs per step and per epoch (CuPy stand-in)" syncs.md 60 \
     "$PYTHON" benchmarks/sync_count.py
+if "$PYTHON" -c "import distributed" >/dev/null 2>&1; then
+    step "data-parallel fit, one GPU worker" gpu_distributed.log 45 \
+        "$PYTHON" benchmarks/gpu_distributed.py
+else
+    say "data-parallel fit, one GPU worker: skipped, dask.distributed is not installed"
+fi
 
 echo
 if [ -f "$OUT/bench/results.md" ]; then

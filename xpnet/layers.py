@@ -460,7 +460,7 @@ class Sequential(Layer):
 
     def fit(self, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32,
             validation_data=None, validation_split=0.0, shuffle=True, seed=None, callbacks=(),
-            metrics=("accuracy",), verbose=1, initial_epoch=0):
+            metrics=("accuracy",), verbose=1, initial_epoch=0, client=None, **cluster_options):
         """Train on ``(X, y)`` with mini-batch gradient descent; returns a ``History``.
 
         Parameters
@@ -489,6 +489,10 @@ class Sequential(Layer):
             0 silent; 1 a progress bar on a terminal, else a line per epoch; 2 a line per epoch.
         initial_epoch : int
             The epoch to start from (resuming).
+        client : distributed.Client, optional
+            Train data-parallel on this Dask cluster, ``X`` and ``y`` dask arrays: the run is
+            this one, step for step; see :func:`xpnet.distributed.fit` (``cluster_options``:
+            ``timeout``, ``worker_backend``).
 
         Raises
         ------
@@ -498,6 +502,17 @@ class Sequential(Layer):
             When the loss or a gradient becomes non-finite; the model keeps its last finite
             parameters.
         """
+        if client is None and cluster_options:
+            raise TypeError(f"fit() got unexpected keyword arguments {sorted(cluster_options)} "
+                            "(timeout= and worker_backend= go with client=)")
+        if client is not None:
+            from .distributed import fit
+
+            return fit(self, X, y, client=client, loss=loss, optimizer=optimizer, epochs=epochs,
+                       batch_size=batch_size, validation_data=validation_data,
+                       validation_split=validation_split, shuffle=shuffle, seed=seed,
+                       callbacks=callbacks, metrics=metrics, verbose=verbose,
+                       initial_epoch=initial_epoch, **cluster_options)
         from .train import fit
 
         return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs,

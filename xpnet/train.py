@@ -321,6 +321,33 @@ class _Data:
                 else xp.take(self.X, rows, axis=0)
             yield stop - start, X, xp.take(self.y, rows, axis=0)
 
+    def steps(self, network, head, size, perm, keep_outputs):
+        """Per training step ``(rows, value, grads, X)``: the loss and gradients of the next batch
+        at the model's parameters as they are when the step is asked for. With ``keep_outputs``,
+        :meth:`outputs` then gives the epoch's predictions and targets, in batch order."""
+        self._outputs = [], []
+        for rows, X, Y in self.batches(size, perm):
+            pred, value, grads = forward_and_backward(network, head, X, Y, True)
+            if keep_outputs:
+                self._outputs[0].append(pred)
+                self._outputs[1].append(Y)
+            yield rows, value, grads, X
+
+    def outputs(self):
+        """``(pred, Y)`` of the last :meth:`steps` run with ``keep_outputs``, concatenated."""
+        xp = self.backend.xp
+        (outputs, targets), self._outputs = self._outputs, ([], [])
+        return xp.concat(outputs, axis=0), xp.concat(targets, axis=0)
+
+    def forward(self, network, head, size):
+        """``(loss sum, outputs, targets)`` over all rows in order: forward only."""
+        total, outputs = 0.0, []
+        for rows, X, Y in self.batches(size):
+            pred = network.forward(X)[0]
+            total = total + head(pred, Y)[0] * rows
+            outputs.append(pred)
+        return total, self.backend.xp.concat(outputs, axis=0), self.y
+
 
 _CHUNK = 65536
 _STREAM_BYTES = 1 << 23  # host-streamed data is checked and moved to the device 8 MiB at a time
@@ -387,6 +414,30 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         verbose=1, initial_epoch=0):
     """Train ``model`` on ``(X, y)``; see :meth:`xpnet.Sequential.fit`."""
     # -- everything is checked before anything changes --
+    loss, optimizer, metric_fns, callbacks, random, epochs, batch_size, initial_epoch, shuffle = \
+        _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
+                 callbacks, seed)
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_data or validation_split, not both")
+    if validation_split:
+        (X, y), validation_data = _split(X, y, validation_split)
+    n_out = _output_width(model, X)
+    train = _Data(model, loss, X, y, n_out)
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, y_val)")
+        val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
+    _check_monitors(callbacks, metric_fns, val is not None)
+    return _train(model, loss, optimizer, train, val, epochs=epochs, batch_size=batch_size,
+                  shuffle=shuffle, random=random, metric_fns=metric_fns, callbacks=callbacks,
+                  verbose=verbose, initial_epoch=initial_epoch)
+
+
+def _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
+             callbacks, seed):
+    """fit's options checked and resolved: ``(loss, optimizer, metric_fns, callbacks, random,
+    epochs, batch_size, initial_epoch, shuffle)``."""
     loss = _losses.get(loss)
     optimizer = _optim.get(optimizer)
     epochs = _check_int("epochs", epochs, 1)
@@ -403,20 +454,12 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be xpnet Callback objects, got {type(cb).__name__}")
     random = seed if isinstance(seed, Random) else Random(seed)
-    if validation_data is not None and validation_split:
-        raise ValueError("give validation_data or validation_split, not both")
-    if validation_split:
-        (X, y), validation_data = _split(X, y, validation_split)
-    n_out = _output_width(model, X)
-    train = _Data(model, loss, X, y, n_out)
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
-        val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
-    _check_monitors(callbacks, metric_fns, val is not None)
+    return loss, optimizer, metric_fns, callbacks, random, epochs, batch_size, initial_epoch, shuffle
 
-    # -- training --
+
+def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, random, metric_fns,
+           callbacks, verbose, initial_epoch):
+    """The epochs, on checked options and validated data (``_Data`` or one with its methods)."""
     history = History()
     model.stop_training = False
     model.history = history
@@ -516,23 +559,20 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     snapshot = _snapshot(model, optimizer, random)
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
-    total, outputs, targets = 0.0, [], []
-    for step, (rows, X, Y) in enumerate(train.batches(size, perm)):
-        pred, value, grads = forward_and_backward(network, head, X, Y, True)
+    total = 0.0
+    for step, (rows, value, grads, _) in enumerate(train.steps(network, head, size, perm,
+                                                               bool(metric_fns))):
         optimizer.step(model.params, grads)
         del grads  # before the next step makes its own
         total = total + value * rows
-        if metric_fns:
-            outputs.append(pred)
-            targets.append(Y)
         for cb in callbacks:
             cb.on_batch_end(step, {"loss": value})
         check_interrupt()
     # the parameters and the optimizer state: see _state_arrays
     values = {"loss": total, "finite": _all_finite(_state_arrays(model, optimizer), xp=xp)}
     if metric_fns:
-        probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
-        Y = xp.concat(targets, axis=0)
+        outputs, Y = train.outputs()
+        probs = _probabilities(model, loss, outputs, xp=xp)
         with _metrics.labels_checked():  # check_y has checked them: no device sync per metric
             values.update({name: fn(Y, probs) for name, fn in metric_fns.items()})
     logs = _floats(values, xp=xp)  # the epoch's one device sync
@@ -595,13 +635,12 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
         source.state = state
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
-    for step, (_, X, Y) in enumerate(train.batches(size, perm)):
-        _, value, grads = forward_and_backward(network, head, X, Y, True)
+    for step, (_, value, grads, X) in enumerate(train.steps(network, head, size, perm, False)):
         bad = [k for k, g in grads.items() if not bool(xp.all(xp.isfinite(g)))]
         if not math.isfinite(float(value)) or bad:
             what = f"loss ({float(value)})" if not math.isfinite(float(value)) else \
                 f"gradient of {bad[0]}"
-            largest = float(xp.max(xp.abs(X)))
+            largest = 0.0 if X is None else float(xp.max(xp.abs(X)))  # None: on a cluster
             hint = (f"unscaled inputs (max |X| = {largest:.3g}): standardise X"
                     if largest > 1e3 else f"a learning rate too high (lr={optimizer.lr:g})")
             raise DivergenceError(
@@ -633,16 +672,12 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
     size = data.m if batch_size is None else max(batch_size, _CHUNK)
     if data.streamed:  # a memmap is never brought into memory whole
         size = min(size, _stream_rows(data.X))
-    total, outputs = 0.0, []
-    for rows, X, Y in data.batches(size):
-        pred = network.forward(X)[0]
-        total = total + head(pred, Y)[0] * rows
-        outputs.append(pred)
+    total, outputs, Y = data.forward(network, head, size)
     values = {"loss": total}
     if metric_fns:
-        probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
+        probs = _probabilities(model, loss, outputs, xp=xp)
         with _metrics.labels_checked():  # check_y has checked them: no device sync per metric
-            values.update({name: fn(data.y, probs) for name, fn in metric_fns.items()})
+            values.update({name: fn(Y, probs) for name, fn in metric_fns.items()})
     logs = _floats(values, xp=xp)  # one device sync
     logs["loss"] /= data.m
     return logs
@@ -690,7 +725,8 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     Loads the model, the optimizer state, the random streams (shuffle and dropout) and the history
     saved at ``path``, then fits from the saved epoch up to ``epochs``; with the same data and
     options the result equals the uninterrupted run. Returns ``(model, history)``, the history
-    covering every epoch from the first.
+    covering every epoch from the first. With ``client=`` (and dask arrays) it continues on a
+    Dask cluster, as :func:`xpnet.distributed.fit`.
     """
     from .io import load_checkpoint
 
@@ -708,8 +744,9 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
         optimizer = _optim.from_state_dict(optimizer_state)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{name}: damaged checkpoint: optimizer state: {err}") from None
-    history = fit(model, X, y, loss=extra["loss"], optimizer=optimizer,
-                  epochs=epochs, initial_epoch=extra["epoch"], seed=random, **fit_options)
+    # model.fit, not fit: ``client=`` among the options resumes on a Dask cluster
+    history = model.fit(X, y, loss=extra["loss"], optimizer=optimizer, epochs=epochs,
+                        initial_epoch=extra["epoch"], seed=random, **fit_options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
