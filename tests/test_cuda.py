@@ -230,3 +230,46 @@ def test_dropout_masks_cross_as_one_byte_per_element(cupy):
     cupy.counters.reset()
     model.forward(X, training=True)
     assert cupy.counters.h2d_bytes == 128 * 64  # a bool mask, not 4 or 8 bytes per element
+
+
+# -- a memmap is validated on the host and streamed one batch ahead ---------------------------------
+
+
+def test_a_memmap_crosses_to_the_device_once_per_epoch(cupy, tmp_path):
+    """Validation reads the file on the host; only the epoch's batches are copied to the device
+    (with y and the permutation). On 1ea7cd2 the validation copied the whole file over first."""
+    X, y = _moons(400)
+    stored = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32,
+                                       shape=(400, 2))
+    stored[:] = X
+    model = _model()
+    cupy.counters.reset()
+    model.fit(stored, y, loss="binary_crossentropy", epochs=1, batch_size=32, verbose=0)
+    moved = cupy.counters.h2d_bytes
+    assert stored.nbytes <= moved <= stored.nbytes + 400 * (8 + 8), moved  # + y, perm: int64
+
+
+def test_memmap_batches_are_gathered_on_a_prefetch_thread(tmp_path, monkeypatch):
+    import threading
+
+    from xpnet import train
+
+    X, y = _moons(256)
+    stored = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64,
+                                       shape=(256, 2))
+    stored[:] = X
+    threads = []
+    gather = train._gather_rows
+
+    def recording(X, index):
+        threads.append(threading.current_thread().name)
+        return gather(X, index)
+
+    monkeypatch.setattr(train, "_gather_rows", recording)
+    model = xpnet.mlp([2, 4, 1], "tanh", "sigmoid", seed=0, dtype="float64", backend="numpy")
+    twin = model.copy()
+    model.fit(stored, y, loss="binary_crossentropy", epochs=2, batch_size=32, seed=3, verbose=0)
+    twin.fit(X, y, loss="binary_crossentropy", epochs=2, batch_size=32, seed=3, verbose=0)
+    assert len(threads) == 2 * 8 and all(name.startswith("xpnet-prefetch") for name in threads)
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, twin.params[key])

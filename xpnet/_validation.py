@@ -63,6 +63,12 @@ def _on_host_first(backend, x, dtype, name):
 
 def check_X(model, X, name: str = "X"):
     """``X`` as a finite ``(m, n_in)`` array of the model's backend and dtype."""
+    return model.backend.asarray(checked_X(model, X, name), name=name)
+
+
+def checked_X(model, X, name: str = "X"):
+    """:func:`check_X`'s checks, leaving host data on the host, cast to the model's dtype (a
+    memmap's blocks are validated so, with no copy to the device)."""
     backend = model.backend
     X = _on_host_first(backend, X, model.dtype, name)
     if X.ndim != 2:
@@ -74,7 +80,7 @@ def check_X(model, X, name: str = "X"):
     if n_in is not None and X.shape[1] != n_in:
         raise ValueError(f"{name} has {X.shape[1]} columns but the model takes {n_in} inputs")
     check_finite(X, name)
-    return backend.asarray(X, name=name)
+    return X
 
 
 def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):

@@ -14,6 +14,7 @@ parameters exactly.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import csv
 import math
@@ -28,7 +29,7 @@ import numpy as np
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
-from ._validation import check_X, check_y
+from ._validation import check_X, check_y, checked_X
 from .backend import Random, host_array, is_finite_number, is_memmap, on_model_device, to_numpy
 from .functional import log_softmax, sigmoid
 from .grad import forward_and_backward
@@ -308,18 +309,40 @@ class _Data:
         if perm is None and size >= m and not self.streamed:
             yield m, self.X, self.y  # full batch in order: no copy
             return
+        if self.streamed:
+            yield from self._streamed(size, perm)
+            return
         perm_device = None if perm is None else self.backend.asarray(perm)
         for start in range(0, m, size):
             stop = min(start + size, m)
             if perm is None:
-                X = self.X[start:stop, ...]
-                X = self.backend.asarray(X, self.dtype) if self.streamed else X
-                yield stop - start, X, self.y[start:stop, ...]
+                yield stop - start, self.X[start:stop, ...], self.y[start:stop, ...]
                 continue
             rows = perm_device[start:stop]
-            X = self.backend.asarray(self.X[perm[start:stop]], self.dtype) if self.streamed \
-                else xp.take(self.X, rows, axis=0)
-            yield stop - start, X, xp.take(self.y, rows, axis=0)
+            yield stop - start, xp.take(self.X, rows, axis=0), xp.take(self.y, rows, axis=0)
+
+    def _streamed(self, size, perm):
+        """A memmap's batches, each gathered on the host one batch ahead, on a worker thread, so
+        that the disk reads of batch k + 1 overlap the device's work on batch k; then copied to
+        the device here, where the model's device is current."""
+        xp, m = self.backend.xp, self.m
+        starts = range(0, m, size)
+        perm_device = None if perm is None else self.backend.asarray(perm)
+
+        def gather(start):
+            index = slice(start, min(start + size, m)) if perm is None else perm[start:start + size]
+            return _gather_rows(self.X, index)
+
+        with concurrent.futures.ThreadPoolExecutor(1, "xpnet-prefetch") as pool:
+            pending = pool.submit(gather, starts[0])
+            for i, start in enumerate(starts):
+                host = pending.result()
+                if i + 1 < len(starts):
+                    pending = pool.submit(gather, starts[i + 1])
+                stop = min(start + size, m)
+                Y = self.y[start:stop, ...] if perm is None else \
+                    xp.take(self.y, perm_device[start:stop], axis=0)
+                yield stop - start, self.backend.asarray(host, self.dtype), Y
 
     def steps(self, network, head, size, perm, keep_outputs):
         """Per training step ``(rows, value, grads, X)``: the loss and gradients of the next batch
@@ -353,6 +376,11 @@ _CHUNK = 65536
 _STREAM_BYTES = 1 << 23  # host-streamed data is checked and moved to the device 8 MiB at a time
 
 
+def _gather_rows(X, index):
+    """Rows ``index`` (a slice or host indices) of a memmap, read into memory."""
+    return np.asarray(X[index])
+
+
 def _stream_rows(X) -> int:
     """Rows of the host-streamed ``X`` that make one transfer of about :data:`_STREAM_BYTES`."""
     return max(1, _STREAM_BYTES // max(1, X.dtype.itemsize * math.prod(X.shape[1:])))
@@ -363,7 +391,7 @@ def _check_streamed(model, X, name):
     is checked even when there are no rows, so an empty memmap is refused as "X is empty"."""
     rows = _stream_rows(X) if X.ndim == 2 else 1  # any other shape fails on one row
     for start in range(0, max(len(X), 1), rows):
-        check_X(model, X[start:start + rows], name)
+        checked_X(model, X[start:start + rows], name)  # on the host: no copy to the device
 
 
 def _split(X, y, fraction):
