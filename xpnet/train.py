@@ -330,6 +330,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     """Train ``model`` on ``(X, y)``; see :meth:`xpnet.Sequential.fit`."""
     # -- everything is checked before anything changes --
     loss = _losses.get(loss)
+    _losses.check_model(model, loss)
     optimizer = _optim.get(optimizer)
     _check_int("epochs", epochs, 1)
     _check_int("batch_size", batch_size, 1, allow_none=True)
@@ -543,6 +544,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
             raise ValueError("loss is required: the model has not been fitted")
         loss = model._fit_info["loss"]
     loss = _losses.get(loss)
+    _losses.check_model(model, loss)
     _check_int("batch_size", batch_size, 1, allow_none=True)
     metric_fns = _metric_functions(metrics)
     data = _Data(model, loss, X, y, _output_width(model, X))
