@@ -2,14 +2,11 @@
 each written from the user's side: the call or the command, and what the user sees."""
 
 import csv
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import xpnet
-from xpnet.cli import main
 
 
 @pytest.fixture

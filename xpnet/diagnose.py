@@ -267,7 +267,8 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
     loss = _resolve_loss(model, loss)
     X = check_X(model, X)
     report = Report()
-    report.findings += _input_findings(X)
+    if not (model.layers and layer_kind(model.layers[0]) == "standardize"):  # the model scales X
+        report.findings += _input_findings(X)
     label_findings, Y = _labels(model, loss, X, y)
     report.findings += label_findings
     report.findings += _fusion_findings(model, loss)

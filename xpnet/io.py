@@ -6,7 +6,9 @@ A model file is a zip archive holding
   it, the float ``dtype``, the ``architecture`` (``{"type": "Sequential", "config": {"layers":
   [...]}}``, each layer ``{"type": name, "config": {...}}``), ``params`` mapping each parameter
   key (``"0.W"``, ...) to an array reference, and optionally ``optimizer`` (the optimizer's
-  ``state_dict()``) and ``extra`` (anything JSON-serialisable: epoch, RNG state, history).
+  ``state_dict()``), ``classes`` (``model.classes``: a classifier's labels) and ``extra``
+  (anything JSON-serialisable: epoch, RNG state, history). A ``Standardize`` layer's mean and std
+  are in its config.
 * one ``.npy`` member per array (``params/0.W.npy``, ``optimizer/3.npy``, ``extra/5.npy``),
   written with ``allow_pickle=False``. An array reference is
   ``{"__ndarray__": member, "shape": [...], "dtype": name}``.
@@ -35,7 +37,18 @@ import array_api_compat
 import numpy as np
 
 from . import backend as _backend
-from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import (
+    Dense,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Standardize,
+    Tanh,
+)
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAYERS", "load", "load_checkpoint", "save"]
 
@@ -58,12 +71,14 @@ LAYERS = {
     "Softmax": (Softmax, set()),
     "Identity": (Identity, set()),
     "Dropout": (Dropout, {"rate"}),
+    "Standardize": (Standardize, {"mean", "std"}),
     "Sequential": (Sequential, {"layers"}),
 }
 _DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
            "float16", "float32", "float64"}
 _REQUIRED = {"format", "format_version", "xpnet_version", "dtype", "architecture", "params"}
-_OPTIONAL = {"optimizer", "extra"}
+_OPTIONAL = {"optimizer", "extra", "classes"}
+MAX_CLASSES = 1 << 20
 
 
 class _Invalid(ValueError):
@@ -107,6 +122,8 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
     meta["params"] = {key: _store(arrays, value, f"params/{key}.npy", f"parameter {key!r}",
                                   finite=True, dtype=model.dtype)
                       for key, value in model.params.items()}
+    if model.classes is not None:
+        meta["classes"] = _check_classes(model.classes, "cannot save: model.classes")
     if optimizer is not None:
         state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
         meta["optimizer"] = _encode(state, "optimizer state", lambda value, where: _store(
@@ -125,6 +142,17 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
         raise ValueError(f"cannot save {total} bytes of arrays: the format holds at most "
                          f"{MAX_ARRAY_BYTES}")
     _write_atomic(path, json.dumps(meta, indent=1).encode("utf-8"), arrays)
+
+
+def _check_classes(classes, where: str) -> list:
+    """``classes`` as a JSON list of distinct labels (str, int or float); ``_Invalid`` otherwise."""
+    if hasattr(classes, "tolist"):
+        classes = classes.tolist()
+    if not isinstance(classes, (list, tuple)) or not 2 <= len(classes) <= MAX_CLASSES or not all(
+            type(c) in (str, int, float) for c in classes) or len(set(classes)) != len(classes):
+        raise _Invalid(f"{where} must be a list of 2 to {MAX_CLASSES} distinct labels (str, int "
+                       f"or float), got {reprlib.repr(classes)}")
+    return list(classes)
 
 
 def _architecture(layer, path: tuple) -> dict:
@@ -332,6 +360,8 @@ def _check_meta(meta) -> dict:
     for key in ("optimizer", "extra"):
         if not isinstance(meta.get(key), (dict, type(None))):
             raise _Invalid(f"{key} must be an object or null")
+    if meta.get("classes") is not None:
+        _check_classes(meta["classes"], "classes")
     refs: dict = {}
     for key, ref in meta["params"].items():
         _check_ref(ref, f"parameter {key!r}", refs, finite=True, dtype=dtype)
@@ -442,6 +472,7 @@ def _model(meta: dict, arrays: dict, target) -> Sequential:
         raise _Invalid(f"parameters do not match the architecture: {META} lists "
                        f"{sorted(declared)}, the architecture has {sorted(have)}")
     model.to(target, dtype)
+    model.classes = meta.get("classes")
     try:
         model.load_params({key: arrays[ref[_REF]] for key, ref in meta["params"].items()})
     except ValueError as err:

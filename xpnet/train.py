@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from . import losses as _losses
 from . import metrics as _metrics
@@ -148,12 +149,15 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``path`` (``"{epoch}"`` in it is replaced by the epoch
-    number, counted from 1), with the optimizer state, epoch, random state and history, so that
-    ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when ``monitor`` improves."""
+    number, counted from 1), with the optimizer state, epoch, random state, history and fit
+    options, so that ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when
+    ``monitor`` improves; ``extra`` (JSON values) is saved beside them."""
 
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", *,
+                 extra=None):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.mode = _mode(mode, monitor)
+        self.extra = dict(extra or {})
 
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -167,7 +171,25 @@ class ModelCheckpoint(Callback):
         from . import io
 
         io.save(self.model, self.path.format(epoch=epoch + 1), optimizer=self.optimizer,
-                extra=_resume_state(self.model, epoch, logs))
+                extra={**self.extra, **_resume_state(self.model, epoch, logs)})
+
+
+def save_checkpoint(model, path, *, extra=None) -> None:
+    """Write a checkpoint of ``model`` as it stands during or after its last ``fit`` — e.g. after
+    Ctrl-C (a ``KeyboardInterrupt`` at a step boundary) — that :func:`resume` continues from.
+
+    The epoch recorded is the last completed one; steps taken in an interrupted epoch stay in the
+    parameters and optimizer state, and resuming starts the next epoch from them (the run goes on,
+    but is no longer step for step the uninterrupted one). ``extra``: more JSON values to keep.
+    """
+    from . import io
+
+    info = getattr(model, "_fit_info", None)
+    if info is None:
+        raise ValueError("save_checkpoint needs a model that has been trained with fit")
+    epochs = info["history"].epoch
+    state = _resume_state(model, epochs[-1] if epochs else info["initial_epoch"] - 1)
+    io.save(model, path, optimizer=info["optimizer"], extra={**(extra or {}), **state})
 
 
 class LearningRateScheduler(Callback):
@@ -317,6 +339,31 @@ def _split(X, y, fraction):
     return (X[:m - n_val, ...], y[:m - n_val, ...]), (X[m - n_val:, ...], y[m - n_val:, ...])
 
 
+def _names(metrics):
+    return (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
+
+
+def _labels(y):
+    """The class labels of a host target (integer labels, 0/1 columns or one-hot rows)."""
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    return set((y.argmax(axis=1) if y.ndim == 2 else y).tolist())
+
+
+def _warn_unrepresentative(fraction, y_train, y_val) -> None:
+    """Warn when the held-out rows cannot measure the classifier: one class, or unseen ones."""
+    train, val = _labels(y_train), _labels(y_val)
+    why = ""
+    if len(val) == 1:
+        why = f"holds only class {next(iter(val))!r}"
+    elif val - train:
+        why = f"holds classes {sorted(val - train)} that the training rows lack"
+    if why:
+        warnings.warn(f"validation_split={fraction}: the validation rows (the last "
+                      f"{100 * fraction:.0f}%, taken before shuffling) {why}, so validation "
+                      "scores measure little; are the rows sorted by class? Shuffle X and y "
+                      "first, or pass validation_data", UserWarning, stacklevel=3)
+
+
 def _metric_functions(metrics):
     if isinstance(metrics, str):
         metrics = (metrics,)
@@ -349,6 +396,8 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         raise ValueError("give validation_data or validation_split, not both")
     if validation_split:
         (X, y), validation_data = _split(X, y, validation_split)
+        if isinstance(loss, (_losses.BinaryCrossEntropy, _losses.CrossEntropy)):
+            _warn_unrepresentative(validation_split, y, validation_data[1])
     n_out = _output_width(model, X)
     train = _Data(model, loss, X, y, n_out)
     val = None
@@ -361,7 +410,12 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     history = History()
     model.stop_training = False
     model.history = history
-    model._fit_info = {"loss": loss, "random": random, "history": history}
+    model._fit_info = {"loss": loss, "random": random, "history": history,
+                       "prior": model.__dict__.pop("_resumed_history", {}),
+                       "optimizer": optimizer, "initial_epoch": initial_epoch, "options": {
+        "batch_size": batch_size, "shuffle": shuffle, "validation_split": validation_split,
+        "validation_data": validation_data is not None and not validation_split,
+        "metrics": list(metric_fns) if all(isinstance(m, str) for m in _names(metrics)) else None}}
     callbacks.append(_Progress(verbose, epochs, initial_epoch))
     for cb in callbacks:
         cb.model, cb.optimizer, cb.history = model, optimizer, history
@@ -377,6 +431,8 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
                 if val is not None:
                     logs.update({f"val_{k}": v for k, v in
                                  _evaluate(model, loss, val, batch_size, metric_fns).items()})
+                if any(isinstance(cb, LearningRateScheduler) for cb in callbacks):
+                    logs["lr"] = optimizer.lr  # before any callback reads the logs, whatever the order
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 history.append(epoch, logs)
@@ -422,13 +478,20 @@ def _output_width(model, X) -> int:
     return n_out
 
 
-def _resume_state(model, epoch, logs) -> dict:
-    """What a checkpoint needs besides parameters and optimizer state to resume after ``epoch``."""
+def _resume_state(model, epoch, logs=None) -> dict:
+    """What a checkpoint needs besides parameters and optimizer state to resume after ``epoch``
+    (``logs``: that epoch's, not yet in the history), the history of a resumed run included."""
     info = model._fit_info
-    history = {k: [*v, logs[k]] for k, v in info["history"].history.items()} or \
-        {k: [v] for k, v in logs.items()}
-    return {"epoch": epoch + 1, "loss": info["loss"].name, "history": history,
-            "random_states": [r.state for r in _random_sources(model, info["random"])]}
+    history = {k: list(v) for k, v in info["prior"].items()}
+    for k, v in info["history"].history.items():
+        history.setdefault(k, []).extend(v)
+    for k, v in (logs or {}).items():
+        history.setdefault(k, []).append(v)
+    loss = info["loss"]
+    return {"epoch": epoch + 1, "history": history,
+            "loss": {"name": loss.name, "from_logits": bool(getattr(loss, "from_logits", False))},
+            "random_states": [r.state for r in _random_sources(model, info["random"])],
+            "fit_options": info["options"]}
 
 
 def _random_sources(model, random):
@@ -569,22 +632,45 @@ def predict(model, X, batch_size=None):
 def resume(path, X, y, *, epochs, backend=None, **fit_options):
     """Continue a run from a :class:`ModelCheckpoint` file exactly where it stopped.
 
-    Loads the model, the optimizer state, the random streams (shuffle and dropout) and the history
-    saved at ``path``, then fits from the saved epoch up to ``epochs``; with the same data and
-    options the result equals the uninterrupted run. Returns ``(model, history)``, the history
-    covering every epoch from the first.
+    Loads the model, the optimizer state, the random streams (shuffle and dropout), the history
+    and the options ``fit`` ran with (``batch_size``, ``shuffle``, ``validation_split``,
+    ``metrics``) saved at ``path``, then fits from the saved epoch up to ``epochs``; with the same
+    data the result equals the uninterrupted run. Options given here replace the saved ones;
+    ``loss``, ``optimizer``, ``seed`` and ``initial_epoch`` are the checkpoint's and cannot be
+    given. A run that had ``validation_data`` needs it again. Returns ``(model, history)``, the
+    history covering every epoch from the first.
     """
     from .io import load_checkpoint
 
+    name = os.fspath(path)
+    fixed = sorted({"loss", "optimizer", "seed", "initial_epoch"} & set(fit_options))
+    if fixed:
+        raise ValueError(f"resume: {', '.join(fixed)} cannot be given: the checkpoint {name} "
+                         "holds the loss, the optimizer and its state, the random streams and "
+                         "the epoch it continues from")
     model, optimizer_state, extra = load_checkpoint(path, backend)
     if optimizer_state is None or not isinstance(extra, dict) or "random_states" not in extra:
-        raise ValueError(f"{os.fspath(path)} is not a training checkpoint (save it with "
-                         "ModelCheckpoint)")
+        raise ValueError(f"{name} is not a training checkpoint (save it with ModelCheckpoint)")
+    stored = dict(extra.get("fit_options") or {})
+    if stored.pop("validation_data", False) and "validation_data" not in fit_options:
+        raise ValueError(f"{name} was written by a run with validation_data: pass the same "
+                         "validation_data= to resume")
+    options = {k: v for k, v in stored.items() if v is not None}
+    if "validation_data" in fit_options:
+        options.pop("validation_split", None)
+    options.update(fit_options)
+    if extra["epoch"] >= epochs:
+        raise ValueError(f"epochs={epochs}, but {name} already holds {extra['epoch']} epochs: "
+                         "give the total number of epochs to reach")
     random = Random()
     for source, state in zip(_random_sources(model, random), extra["random_states"], strict=True):
         source.state = state
-    history = fit(model, X, y, loss=extra["loss"], optimizer=_optim.from_state_dict(optimizer_state),
-                  epochs=epochs, initial_epoch=extra["epoch"], seed=random, **fit_options)
+    model._resumed_history = extra["history"]  # so checkpoints of this run hold every epoch
+    saved = extra["loss"]
+    loss = _losses.get(saved) if isinstance(saved, str) else \
+        _losses.LOSSES[saved["name"]](**({"from_logits": True} if saved["from_logits"] else {}))
+    history = fit(model, X, y, loss=loss, optimizer=_optim.from_state_dict(optimizer_state),
+                  epochs=epochs, initial_epoch=extra["epoch"], seed=random, **options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
