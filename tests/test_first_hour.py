@@ -2,11 +2,18 @@
 each written from the user's side: the call or the command, and what the user sees."""
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
 
 import xpnet
+from xpnet.cli import main
+from xpnet.explain import summary
 
 
 @pytest.fixture
@@ -52,3 +59,143 @@ def test_the_fixes_the_message_names_train(backend):
     probs = xpnet.mlp([2, 16, 1], output="sigmoid", seed=0, backend=backend.name)
     history2 = probs.fit(X, y, loss="binary_crossentropy", epochs=30, seed=0, verbose=0)
     assert history["accuracy"][-1] > 0.85 and history2["accuracy"][-1] > 0.85
+
+
+# -- 2. a model trained by the command predicts the same in Python ---------------------------------
+
+def _unscaled(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)) * [1.0, 100.0, 0.01] + [0.0, 500.0, 3.0]
+    score = X[:, 0] + (X[:, 1] - 500) / 100
+    return X, np.where(score > 0.8, 2, np.where(score > -0.8, 1, 0))
+
+
+@pytest.mark.parametrize("names", [(7, 3, 5), ("red", "white", "rose")])
+def test_a_cli_trained_model_predicts_the_same_in_python(backend, in_tmp, capsys, names):
+    X, y = _unscaled()
+    labels = np.asarray(names)[y]
+    _write_csv(in_tmp / "wine.csv", ["a", "b", "c", "kind"],
+               [[*row, label] for row, label in zip(X, labels, strict=True)])
+    assert main(["train", "wine.csv", "--layers", "16", "--activation", "relu", "--epochs", "40",
+                 "--lr", "0.01", "--plot", "", "--quiet", "--backend", backend.name]) == 0
+    assert "task: classification, 3 classes" in capsys.readouterr().out
+    assert main(["predict", "model.xpnet", "wine.csv"]) == 0
+    captured = capsys.readouterr()
+    rows = list(csv.reader(captured.out.splitlines()))
+    cli_labels = [row[0] for row in rows[1:]]
+    assert "ignoring column ['kind']" in captured.err  # reported, not silent
+
+    model = xpnet.load("model.xpnet")  # what a data scientist does next, on the raw features
+    P = xpnet.to_numpy(model.predict(X))
+    python_labels = np.asarray(model.classes)[P.argmax(axis=1)]
+    assert [str(v) for v in python_labels] == cli_labels
+    assert (python_labels == labels).mean() > 0.9
+    assert sorted(map(str, model.classes)) == sorted(map(str, names))
+    assert isinstance(model.layers[0], xpnet.Standardize)
+    table = summary(model)
+    assert "Standardize(3)" in table and f"classes: {', '.join(map(str, model.classes))}" in table
+    assert "S0 = (X - mean) / std" in str(xpnet.explain(model))
+
+
+def test_standardize_is_a_layer_gradcheck_passes_through(backend):
+    X, y = _unscaled(n=12)
+    y = (y > 0).astype(int)
+    model = xpnet.Sequential(xpnet.Standardize(X.mean(axis=0), X.std(axis=0), backend=backend.name),
+                             *xpnet.mlp([3, 4, 1], "tanh", "sigmoid", seed=0,
+                                        backend=backend.name).layers)
+    assert list(model.params) == ["1.W", "1.b", "3.W", "3.b"]  # mean and std are not trained
+    errors = xpnet.gradcheck(model, "binary_crossentropy", X, y)
+    assert max(errors.values()) < 1e-6
+    # dX = dY / std: the input gradient against central differences of the layer alone
+    layer = xpnet.Standardize([1.0, -2.0, 0.5], [2.0, 4.0, 0.25], backend=backend.name,
+                              dtype="float64")
+    X0 = backend.asarray(np.ones((2, 3)), "float64")
+    dY = backend.asarray(np.arange(6.0).reshape(2, 3), "float64")
+    dX = xpnet.to_numpy(layer.forward(X0)[1](dY)[0])
+    np.testing.assert_allclose(dX, np.arange(6.0).reshape(2, 3) / [2.0, 4.0, 0.25])
+    with pytest.raises(ValueError, match="std"):
+        xpnet.Standardize([0.0, 1.0], [1.0, 0.0])
+
+
+# -- 3. an integer regression target ----------------------------------------------------------------
+
+def test_an_integer_target_with_many_values_is_regression_and_says_why(in_tmp, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 2))
+    y = np.round(X[:, 0] * 5 + X[:, 1] * 3).astype(int)  # ~33 distinct integers, like diabetes's
+    _write_csv(in_tmp / "d.csv", ["a", "b", "y"], [[*r, v] for r, v in zip(X, y, strict=True)])
+    assert main(["train", "d.csv", "--epochs", "2", "--plot", "", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"task: regression (auto: an integer target with {len(set(y))} distinct values" in out
+    assert "linear output, mse" in out
+    assert main(["train", "d.csv", "--epochs", "2", "--plot", "", "--quiet", "--task",
+                 "classify"]) == 0
+    out = capsys.readouterr().out
+    assert f"task: classification, {len(set(y))} classes (--task classify)" in out
+    assert "softmax output, crossentropy" in out
+    assert main(["train", "d.csv", "--task", "maybe"]) == 2
+
+
+# -- 4. a CSV sorted by class -----------------------------------------------------------------------
+
+def test_a_validation_split_of_one_class_is_warned_about(backend):
+    X, y = xpnet.datasets.two_moons(n=200, seed=0)
+    order = np.argsort(y, kind="stable")  # sorted by class: the last 20% are all class 1
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend.name)
+    with pytest.warns(UserWarning, match="hold only class 1: are the rows sorted by class"):
+        model.fit(X[order], y[order], loss="binary_crossentropy", epochs=1, verbose=0,
+                  validation_split=0.2)
+
+
+def test_the_command_shuffles_a_sorted_csv_before_the_split(in_tmp, capsys):
+    X, y = xpnet.datasets.two_moons(n=300, seed=0)
+    order = np.argsort(y, kind="stable")
+    _write_csv(in_tmp / "sorted.csv", ["a", "b", "y"],
+               [[*r, v] for r, v in zip(X[order], y[order], strict=True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert main(["train", "sorted.csv", "--epochs", "3", "--plot", "", "--quiet"]) == 0
+    assert "validation: a random 20% of the rows (shuffled with --seed 0)" in \
+        capsys.readouterr().out
+
+
+# -- 5. resume() without the original options ------------------------------------------------------
+
+def test_resume_reuses_the_options_the_checkpoint_was_written_under(backend, tmp_path):
+    X, y = xpnet.datasets.two_moons(n=120, seed=0)
+    options = dict(loss="binary_crossentropy", batch_size=16, validation_split=0.2,
+                   metrics=("accuracy", "f1"), verbose=0)
+    full = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend.name)
+    expected = full.fit(X, y, optimizer=xpnet.optim.SGD(lr=0.1, momentum=0.9), epochs=6, seed=1,
+                        **options)
+    first = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend.name)
+    first.fit(X, y, optimizer=xpnet.optim.SGD(lr=0.1, momentum=0.9), epochs=3, seed=1,
+              callbacks=[xpnet.ModelCheckpoint(tmp_path / "ckpt.xpnet")], **options)
+    model, history = xpnet.resume(tmp_path / "ckpt.xpnet", X, y, epochs=6, verbose=0)
+    assert sorted(history.history) == sorted(expected.history)  # val_* and f1 included
+    for key, values in expected.history.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-5)
+
+    for wrong in ({"loss": "mse"}, {"optimizer": "adam"}, {"seed": 3}):
+        with pytest.raises(ValueError, match="cannot be given: the checkpoint"):
+            xpnet.resume(tmp_path / "ckpt.xpnet", X, y, epochs=6, **wrong)
+    with pytest.raises(ValueError, match="already holds 3 epochs"):
+        xpnet.resume(tmp_path / "ckpt.xpnet", X, y, epochs=3)
+
+
+def test_resume_keeps_a_logits_loss_and_needs_validation_data_again(backend, tmp_path):
+    X, y = xpnet.datasets.two_moons(n=80, seed=0)
+    model = xpnet.mlp([2, 8, 1], seed=0, backend=backend.name)  # logits
+    loss = xpnet.losses.BinaryCrossEntropy(from_logits=True)
+    model.fit(X[:60], y[:60], loss=loss, epochs=2, verbose=0, validation_data=(X[60:], y[60:]),
+              callbacks=[xpnet.ModelCheckpoint(tmp_path / "c.xpnet")])
+    with pytest.raises(ValueError, match="pass the same validation_data"):
+        xpnet.resume(tmp_path / "c.xpnet", X[:60], y[:60], epochs=4)
+    resumed, history = xpnet.resume(tmp_path / "c.xpnet", X[:60], y[:60], epochs=4, verbose=0,
+                                    validation_data=(X[60:], y[60:]),
+                                    callbacks=[xpnet.ModelCheckpoint(tmp_path / "d.xpnet")])
+    assert len(history["val_loss"]) == 4
+    # a checkpoint written by the resumed run holds all four epochs, and resumes again
+    again, history = xpnet.resume(tmp_path / "d.xpnet", X[:60], y[:60], epochs=5, verbose=0,
+                                  validation_data=(X[60:], y[60:]))
+    assert len(history["loss"]) == 5

@@ -24,6 +24,7 @@ import csv
 import importlib.metadata
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -492,11 +493,17 @@ def _installed(distribution: str) -> bool:
     return True
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"xpnet: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"train": _train, "predict": _predict, "explain": _explain,
-                "info": _info}[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # one line, no source path
+            return {"train": _train, "predict": _predict, "explain": _explain,
+                    "info": _info}[args.command](args)
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as Unix tools do
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)

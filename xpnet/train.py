@@ -352,16 +352,16 @@ def _labels(y):
 def _warn_unrepresentative(fraction, y_train, y_val) -> None:
     """Warn when the held-out rows cannot measure the classifier: one class, or unseen ones."""
     train, val = _labels(y_train), _labels(y_val)
-    why = ""
     if len(val) == 1:
-        why = f"holds only class {next(iter(val))!r}"
+        why = f"hold only class {next(iter(val))!r}: are the rows sorted by class?"
     elif val - train:
-        why = f"holds classes {sorted(val - train)} that the training rows lack"
-    if why:
-        warnings.warn(f"validation_split={fraction}: the validation rows (the last "
-                      f"{100 * fraction:.0f}%, taken before shuffling) {why}, so validation "
-                      "scores measure little; are the rows sorted by class? Shuffle X and y "
-                      "first, or pass validation_data", UserWarning, stacklevel=3)
+        why = (f"hold classes {sorted(val - train)} that the training rows lack (rare classes, "
+               "or rows sorted by class)")
+    else:
+        return
+    warnings.warn(f"validation_split={fraction}: the validation rows (the last {100 * fraction:g}% "
+                  f"of the rows, as given) {why}; validation scores then measure little. Shuffle "
+                  "X and y first, or pass validation_data", UserWarning, stacklevel=4)
 
 
 def _metric_functions(metrics):
