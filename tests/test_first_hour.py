@@ -199,3 +199,77 @@ def test_resume_keeps_a_logits_loss_and_needs_validation_data_again(backend, tmp
     again, history = xpnet.resume(tmp_path / "d.xpnet", X[:60], y[:60], epochs=5, verbose=0,
                                   validation_data=(X[60:], y[60:]))
     assert len(history["loss"]) == 5
+
+
+# -- 8. Ctrl-C during xpnet train ------------------------------------------------------------------
+
+def _command(*args, **kwargs):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, "-m", "xpnet.cli", *args], env=env, text=True,
+                            **kwargs)
+
+
+def test_ctrl_c_saves_the_model_and_a_checkpoint_that_resumes(in_tmp):
+    run = _command("train", "--epochs", "100000", "--plot", "", "--seed", "1",
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in run.stdout:  # wait for real training progress, then press Ctrl-C
+        if line.startswith("epoch") and line.split()[1].startswith("3/"):
+            break
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate()
+    assert run.returncode == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith("xpnet: interrupted after ") and "of 100000 epochs" in lines[0]
+    assert "model written to model.xpnet, checkpoint to model.xpnet.ckpt" in lines[0]
+    done = int(lines[0].split("after ")[1].split()[0])
+    assert done >= 3
+    assert xpnet.load("model.xpnet").classes == [0, 1]
+
+    assert main(["train", "--resume", "model.xpnet.ckpt", "--epochs", str(done + 2), "--plot", "",
+                 "--quiet"]) == 0
+    history = xpnet.load_checkpoint("model.xpnet")[2]["history"]
+    assert len(history["loss"]) == done + 2 and len(history["val_loss"]) == done + 2
+
+
+def test_checkpoint_and_early_stopping_options(in_tmp, capsys):
+    assert main(["train", "--epochs", "60", "--plot", "", "--quiet", "--checkpoint", "c.xpnet",
+                 "--early-stopping", "2", "--lr", "0.2"]) == 0
+    history = xpnet.load_checkpoint("model.xpnet")[2]["history"]
+    assert len(history["loss"]) < 60  # stopped early
+    extra = xpnet.load_checkpoint("c.xpnet")[2]
+    assert extra["epoch"] == len(history["loss"]) and extra["cli"]["features"] == ["x1", "x2"]
+
+
+# -- 9. bad destinations are found before training --------------------------------------------------
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--out", "nodir/m.xpnet", "--out nodir/m.xpnet: the directory nodir does not exist"),
+    ("--plot", "nodir/p.png", "--plot nodir/p.png: the directory nodir does not exist"),
+    ("--checkpoint", "nodir/c.xpnet", "--checkpoint nodir/c.xpnet: the directory nodir"),
+    ("--out", ".", "--out .: is a directory"),
+])
+def test_a_bad_destination_stops_the_command_before_the_first_step(in_tmp, capsys, option,
+                                                                    value, message):
+    assert main(["train", "--epochs", "3", option, value]) == 2
+    captured = capsys.readouterr()
+    assert "epoch" not in captured.out and "accuracy" not in captured.out  # nothing trained
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"xpnet: error: {message}")
+    assert ".tmp" not in captured.err
+
+
+# -- 10. xpnet predict | head -1 ------------------------------------------------------------------
+
+def test_predict_into_a_closed_pipe_exits_quietly(in_tmp):
+    X, y = xpnet.datasets.two_moons(n=200, seed=0)
+    assert main(["train", "--epochs", "1", "--plot", "", "--quiet"]) == 0
+    many = np.tile(X, (40, 1))  # 8000 rows: more than a pipe buffer holds
+    _write_csv(in_tmp / "many.csv", ["x1", "x2"], many.tolist())
+    run = _command("predict", "model.xpnet", "many.csv", stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+    assert run.stdout.readline().startswith("prediction")
+    run.stdout.close()  # what `| head -1` does
+    err = run.stderr.read()
+    run.wait()
+    assert err == "" and run.returncode == 141
