@@ -312,7 +312,7 @@ def load_csv(path, target=-1, *, delimiter: str = ","):
 def _target_values(fields: list, where: str) -> list:
     """The target's values: numbers, or text labels when no value is a number."""
     numbers = []
-    for text, line in fields:
+    for text, _ in fields:
         try:
             numbers.append(_parse_number(text, where))
         except ValueError:
