@@ -273,3 +273,40 @@ def test_predict_into_a_closed_pipe_exits_quietly(in_tmp):
     err = run.stderr.read()
     run.wait()
     assert err == "" and run.returncode == 141
+
+
+# -- 11. examples without what they need -------------------------------------------------------------
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def _example(name, *args, block=()):
+    """Run an example as a user does, with the modules in ``block`` not importable."""
+    code = (f"import sys, runpy; sys.modules.update(dict.fromkeys({list(block)!r})); "
+            f"sys.argv = [{name!r}, *{list(args)!r}]; "
+            f"runpy.run_path({os.path.join(EXAMPLES, name)!r}, run_name='__main__')")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("name", ["seed_network.py", "digits.py"])
+def test_an_example_given_an_unavailable_backend_says_so_in_one_line(name):
+    missing = [n for n in xpnet.backend.NAMES if n not in xpnet.backend.available()]
+    if not missing:
+        pytest.skip("every backend is available here")
+    args = ["--backend", missing[0]] if name == "seed_network.py" else [missing[0]]
+    done = _example(name, *args)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"backend {missing[0]!r} is not available here" in lines[0]
+
+
+@pytest.mark.parametrize("name, block, install", [
+    ("digits.py", ["sklearn"], "pip install 'xpnet[sklearn]'"),
+    ("dask_grid_search.py", ["joblib", "distributed"], "pip install 'xpnet[sklearn,dask]'"),
+])
+def test_an_example_without_its_extras_says_what_to_install(name, block, install):
+    done = _example(name, block=block)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and install in lines[0]
