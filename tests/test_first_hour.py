@@ -310,3 +310,106 @@ def test_an_example_without_its_extras_says_what_to_install(name, block, install
     assert done.returncode == 1 and "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and install in lines[0]
+
+
+# -- 6. the doctor names the learning rate -----------------------------------------------------------
+
+def test_the_doctor_blames_the_learning_rate_not_the_initialiser(in_tmp, capsys):
+    assert main(["train", "--diagnose", "--lr", "100", "--optimizer", "sgd", "--plot", "",
+                 "--quiet"]) == 0
+    report = capsys.readouterr().out.split("xpnet diagnose: ")[1]
+    first = report.splitlines()[1]
+    assert first.startswith("  ERROR lr_too_high: one step moved") and "lr=100" in report
+    assert "initialiser such as U[0, 1)" not in report  # the model never had one
+    for line in report.splitlines():
+        if line.startswith("  WARNING") and "after training" in line:
+            advice = report.splitlines()[report.splitlines().index(line) + 1]
+            assert "see lr_too_high" in advice
+
+
+def test_the_doctor_is_quiet_on_healthy_models():
+    """False positives over 100 seeds of a healthy model: the question's 2-5-5-1 sigmoid network,
+    zero-mean initialisation, standardised two moons, Adam at the command's default lr 0.02.
+    Measured: 0 of 100 runs with any finding (at 100 epochs on 1000 samples, the command's
+    default, also 0 of 100; see the commit message)."""
+    flagged = []
+    for seed in range(100):
+        X, y = xpnet.datasets.two_moons(n=200, noise=0.15, seed=seed)
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+        model = xpnet.mlp([2, 5, 5, 1], "sigmoid", "sigmoid", seed=seed, backend="numpy")
+        doctor = xpnet.Diagnostics(X, y, every=10)
+        model.fit(X, y, loss="binary_crossentropy", optimizer=xpnet.optim.Adam(lr=0.02),
+                  epochs=20, seed=seed, verbose=0, callbacks=[doctor], metrics=())
+        if doctor.report.rules:
+            flagged.append((seed, sorted(doctor.report.rules)))
+    assert flagged == [], f"false-positive rate {len(flagged)}/100: {flagged}"
+
+
+# -- friction -----------------------------------------------------------------------------------------
+
+def test_info_on_a_model_file(in_tmp, capsys):
+    assert main(["train", "--epochs", "2", "--plot", "", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", "model.xpnet"]) == 0
+    out = capsys.readouterr().out
+    for text in ("model.xpnet: xpnet model file, float32", "Standardize(2)", "Dense(2, 5)",
+                 "classes: 0, 1", "preprocessing: Standardize", "features: x1, x2; target: label",
+                 "trained for 2 epochs"):
+        assert text in out, text
+
+
+def test_info_reports_a_bad_xpnet_backend_and_exits_0():
+    env = {**os.environ, "XPNET_BACKEND": "nonsense", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "xpnet.cli", "info"], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "numpy             yes" in done.stdout
+    assert "default backend: none: XPNET_BACKEND='nonsense'" in done.stdout
+
+
+def test_cupy_reads_the_same_in_the_error_and_in_info(capsys):
+    if "cupy" in xpnet.backend.available():
+        pytest.skip("cupy is usable here")
+    with pytest.raises(ValueError) as err:
+        xpnet.backend.get("cupy")
+    assert main(["info"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("cupy"))
+    reason = line.split(None, 3)[3]
+    assert reason in str(err.value)
+
+
+def test_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 0.02)", "(default: 100)", "(default: 32)", "(default: 0.2)",
+                    "(default: model.xpnet)", "(default: auto)", "(default: adam)"):
+        assert default in out, default
+
+
+def test_semicolon_and_tab_csvs_with_text_labels(in_tmp, capsys):
+    X, y = xpnet.datasets.two_moons(n=120, seed=0)
+    labels = np.array(["no", "yes"])[y]
+    for name, delimiter in (("semi.csv", ";"), ("tab.tsv", "\t")):
+        _write_csv(in_tmp / name, ["a", "b", "answer"],
+                   [[*r, v] for r, v in zip(X, labels, strict=True)], delimiter=delimiter)
+        assert main(["train", name, "--epochs", "2", "--plot", "", "--quiet"]) == 0
+        assert "task: classification, 2 classes (auto: the target holds text labels)" in \
+            capsys.readouterr().out
+        assert xpnet.load("model.xpnet").classes == ["no", "yes"]
+    X2, y2, names = xpnet.datasets.load_csv(in_tmp / "semi.csv", delimiter=";")
+    assert names == ["a", "b"] and y2.tolist() == labels.tolist()
+    (in_tmp / "mixed.csv").write_text("a,y\n1,2\n2,x\n")
+    with pytest.raises(ValueError, match="mixed.csv, line 3, column 'y': 'x' is not a number"):
+        xpnet.datasets.load_csv(in_tmp / "mixed.csv")
+
+
+def test_evaluate_on_a_loaded_model_uses_the_loss_it_was_trained_with(backend, tmp_path):
+    X, y = xpnet.datasets.two_moons(n=100, seed=0)
+    model = xpnet.mlp([2, 8, 1], seed=0, backend=backend.name)  # logits
+    loss = xpnet.losses.BinaryCrossEntropy(from_logits=True)
+    model.fit(X, y, loss=loss, epochs=3, verbose=0)
+    model.save(tmp_path / "m.xpnet")
+    loaded = xpnet.load(tmp_path / "m.xpnet", backend=backend.name)
+    assert loaded.evaluate(X, y)["loss"] == pytest.approx(model.evaluate(X, y, loss=loss)["loss"])

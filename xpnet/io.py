@@ -7,7 +7,8 @@ A model file is a zip archive holding
   [...]}}``, each layer ``{"type": name, "config": {...}}``), ``params`` mapping each parameter
   key (``"0.W"``, ...) to an array reference, and optionally ``optimizer`` (the optimizer's
   ``state_dict()``), ``classes`` (``model.classes``: a classifier's labels) and ``extra``
-  (anything JSON-serialisable: epoch, RNG state, history). A ``Standardize`` layer's mean and std
+  (anything JSON-serialisable: epoch, RNG state, history), and ``loss`` (``{"name", "from_logits"}``:
+  the loss it was trained with, the default of ``evaluate``). A ``Standardize`` layer's mean and std
   are in its config.
 * one ``.npy`` member per array (``params/0.W.npy``, ``optimizer/3.npy``, ``extra/5.npy``),
   written with ``allow_pickle=False``. An array reference is
@@ -37,6 +38,7 @@ import array_api_compat
 import numpy as np
 
 from . import backend as _backend
+from . import losses as _losses
 from .layers import (
     Dense,
     Dropout,
@@ -77,7 +79,7 @@ LAYERS = {
 _DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
            "float16", "float32", "float64"}
 _REQUIRED = {"format", "format_version", "xpnet_version", "dtype", "architecture", "params"}
-_OPTIONAL = {"optimizer", "extra", "classes"}
+_OPTIONAL = {"optimizer", "extra", "classes", "loss"}
 MAX_CLASSES = 1 << 20
 
 
@@ -124,6 +126,9 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
                       for key, value in model.params.items()}
     if model.classes is not None:
         meta["classes"] = _check_classes(model.classes, "cannot save: model.classes")
+    loss = trained_loss(model)
+    if loss is not None and type(loss) in _losses.LOSSES.values():  # so evaluate() knows it
+        meta["loss"] = {"name": loss.name, "from_logits": bool(getattr(loss, "from_logits", False))}
     if optimizer is not None:
         state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
         meta["optimizer"] = _encode(state, "optimizer state", lambda value, where: _store(
@@ -142,6 +147,22 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
         raise ValueError(f"cannot save {total} bytes of arrays: the format holds at most "
                          f"{MAX_ARRAY_BYTES}")
     _write_atomic(path, json.dumps(meta, indent=1).encode("utf-8"), arrays)
+
+
+def trained_loss(model):
+    """The loss ``model`` was last trained with (by ``fit``, or as saved in its file), or None."""
+    info = getattr(model, "_fit_info", None) or {}
+    return info.get("loss") or getattr(model, "_saved_loss", None)
+
+
+def _loss_of(spec):
+    """The loss a file names: ``{"name": "binary_crossentropy", "from_logits": bool}``."""
+    if not isinstance(spec, dict) or set(spec) != {"name", "from_logits"} \
+            or spec["name"] not in _losses.LOSSES or not isinstance(spec["from_logits"], bool):
+        raise _Invalid(f"loss must be {{'name': one of {sorted(_losses.LOSSES)}, 'from_logits': "
+                       f"bool}}, got {reprlib.repr(spec)}")
+    cls = _losses.LOSSES[spec["name"]]
+    return cls(from_logits=True) if spec["from_logits"] else cls()
 
 
 def _check_classes(classes, where: str) -> list:
@@ -362,6 +383,8 @@ def _check_meta(meta) -> dict:
             raise _Invalid(f"{key} must be an object or null")
     if meta.get("classes") is not None:
         _check_classes(meta["classes"], "classes")
+    if meta.get("loss") is not None:
+        _loss_of(meta["loss"])
     refs: dict = {}
     for key, ref in meta["params"].items():
         _check_ref(ref, f"parameter {key!r}", refs, finite=True, dtype=dtype)
@@ -473,6 +496,8 @@ def _model(meta: dict, arrays: dict, target) -> Sequential:
                        f"{sorted(declared)}, the architecture has {sorted(have)}")
     model.to(target, dtype)
     model.classes = meta.get("classes")
+    if meta.get("loss") is not None:
+        model._saved_loss = _loss_of(meta["loss"])
     try:
         model.load_params({key: arrays[ref[_REF]] for key, ref in meta["params"].items()})
     except ValueError as err:

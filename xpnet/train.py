@@ -601,11 +601,14 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
 
 def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     """``{"loss": ..., metric: ...}`` of ``model`` on ``(X, y)``; ``loss`` defaults to the loss of
-    the last ``fit``."""
+    the last ``fit`` (or, for a loaded model, the one its file names)."""
     if loss is None:
-        if getattr(model, "_fit_info", None) is None:
-            raise ValueError("loss is required: the model has not been fitted")
-        loss = model._fit_info["loss"]
+        from .io import trained_loss
+
+        loss = trained_loss(model)
+        if loss is None:
+            raise ValueError("loss is required: the model has not been fitted (nor loaded from a "
+                             "file that names its loss)")
     loss = _losses.get(loss)
     _losses.check_model(model, loss)
     _check_int("batch_size", batch_size, 1, allow_none=True)
