@@ -413,3 +413,13 @@ def test_evaluate_on_a_loaded_model_uses_the_loss_it_was_trained_with(backend, t
     model.save(tmp_path / "m.xpnet")
     loaded = xpnet.load(tmp_path / "m.xpnet", backend=backend.name)
     assert loaded.evaluate(X, y)["loss"] == pytest.approx(model.evaluate(X, y, loss=loss)["loss"])
+
+
+def test_layers_means_hidden_sizes_everywhere_and_says_so(in_tmp, capsys):
+    assert main(["train", "--layers", "2,5,5,1", "--epochs", "1", "--plot", "", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2 -> 2 -> 5 -> 5 -> 1 -> 1" in out
+    assert "note: --layers is the hidden sizes" in out and "give --layers 5,5" in out
+    assert main(["explain", "--layers", "5,5"]) == 0
+    assert "X (m, 2) -> Dense(2, 5) -> Sigmoid -> Dense(5, 5) -> Sigmoid -> Dense(5, 1)" in \
+        capsys.readouterr().out

@@ -283,6 +283,12 @@ def _train(args) -> int:
         model = Sequential(Standardize(mean, std, backend=net.backend, dtype=net.dtype),
                            *net.layers)
         model.classes = None if classes is None else classes.tolist()
+        layers = args.layers
+        if len(layers) >= 3 and layers[0] == X.shape[1] and layers[-1] == n_out:
+            print(f"note: --layers is the hidden sizes, so --layers {','.join(map(str, layers))} "
+                  f"builds {' -> '.join(map(str, [X.shape[1], *layers, n_out]))}; for the "
+                  f"network {'-'.join(map(str, layers))} give --layers "
+                  f"{','.join(map(str, layers[1:-1]))}")
         print(f"xpnet {__version__} on {model.backend} ({model.dtype}): "
               f"{' -> '.join(map(str, [X.shape[1], *args.layers, n_out]))}, "
               f"{args.activation}, {net.layers[-1].__class__.__name__.lower() if classify else 'linear'}"

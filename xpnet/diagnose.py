@@ -30,6 +30,7 @@ unfused_loss           warning   probabilities (Sigmoid/Softmax) reach a loss on
                                  through another layer, so xpnet cannot fuse them; or a
                                  from_logits loss is given probabilities
 same_sign_weights      warning   every weight of a Dense layer (>= 8 weights) has the same sign
+                                 (Diagnostics: at initialisation only, the cause it names)
 saturation             warning   > 50% of a hidden sigmoid/tanh layer's outputs have a slope
                                  below 5% of its maximum
 vanishing_gradients    warning   the gradient reaching the first Dense layer is < 1/100 of the
@@ -84,7 +85,7 @@ LARGE_UPDATE = 0.1             # ||ΔW|| / ||W|| for one step
 LR_STEP_MAX = 1.0              # ||ΔW|| / ||W|| of one step beyond which the lr is too high, alone
 LR_WORSE = 2.0                 # final loss / constant-prediction loss that, with a large step, too
 _CONSEQUENCES = {"saturation", "vanishing_gradients", "constant_prediction", "dead_relu",
-                 "same_sign_weights", "loss_stuck"}  # what too large a step leaves behind
+                 "loss_stuck"}  # what too large a step leaves behind
 DIVERGE_FACTOR = 1.5
 OSCILLATE_RISES, OSCILLATE_AMPLITUDE, OSCILLATE_SCALE, OSCILLATE_WINDOW = 0.4, 0.1, 0.05, 20
 DECAY_MEAN, DECAY_LAST, DECAY_MIN_EPOCHS = 0.2, 0.05, 10
@@ -634,18 +635,6 @@ def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
     return findings
 
 
-def _after_training(f):
-    """A finding of the trained model that the initial one did not have: training caused it, so
-    advice blaming the initialisation does not apply."""
-    evidence, advice = f"after training: {f.evidence}", f.advice
-    if f.rule == "same_sign_weights":
-        evidence = (f"after training: {f.evidence.split(', as an all-positive')[0]}; they were "
-                    "not at initialisation, so the initialiser is not the cause")
-        advice = ("large or one-sided updates pushed them there: lower the learning rate, add "
-                  "weight decay")
-    return Finding(f.rule, f.severity, f.layer, evidence, advice)
-
-
 def _consequence(f):
     """A finding that appeared during training, attributed to the learning rate."""
     return Finding(f.rule, f.severity, f.layer, f.evidence,
@@ -836,8 +825,10 @@ class Diagnostics(Callback):
         seen = {(f.rule, f.layer) for f in findings}
         if self.X is not None:
             self.final = diagnose(self.model, *self._sample(), loss=self._loss())
-            findings += [_after_training(f) for f in self.final.findings
-                         if (f.rule, f.layer) not in seen]
+            # same-sign weights are a defect of an initialiser; a trained network may have them
+            findings += [Finding(f.rule, f.severity, f.layer, f"after training: {f.evidence}",
+                                 f.advice) for f in self.final.findings
+                         if (f.rule, f.layer) not in seen and f.rule != "same_sign_weights"]
             report.layers, report.loss, report.baseline = (self.final.layers, self.final.loss,
                                                            self.final.baseline)
             last = self.records[-1]["layers"] if self.records else {}
