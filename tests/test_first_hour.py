@@ -39,7 +39,7 @@ def test_probability_loss_on_a_logits_model_is_refused_before_training(backend, 
     X, y = xpnet.datasets.two_moons(n=60, seed=0)
     if sizes[-1] == 3:
         y = np.arange(60) % 3
-    model = xpnet.mlp(sizes, seed=0, backend=backend.name)
+    model = xpnet.mlp(sizes, seed=0, backend=backend)
     before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
     for call in (lambda: model.fit(X, y, loss=loss, epochs=1, verbose=0),
                  lambda: xpnet.value_and_grad(model, loss, X, y),
@@ -53,10 +53,10 @@ def test_probability_loss_on_a_logits_model_is_refused_before_training(backend, 
 
 def test_the_fixes_the_message_names_train(backend):
     X, y = xpnet.datasets.two_moons(n=400, noise=0.1, seed=0)
-    logits = xpnet.mlp([2, 16, 1], seed=0, backend=backend.name)
+    logits = xpnet.mlp([2, 16, 1], seed=0, backend=backend)
     history = logits.fit(X, y, loss=xpnet.losses.BinaryCrossEntropy(from_logits=True), epochs=30,
                          seed=0, verbose=0)
-    probs = xpnet.mlp([2, 16, 1], output="sigmoid", seed=0, backend=backend.name)
+    probs = xpnet.mlp([2, 16, 1], output="sigmoid", seed=0, backend=backend)
     history2 = probs.fit(X, y, loss="binary_crossentropy", epochs=30, seed=0, verbose=0)
     assert history["accuracy"][-1] > 0.85 and history2["accuracy"][-1] > 0.85
 
@@ -100,14 +100,14 @@ def test_a_cli_trained_model_predicts_the_same_in_python(backend, in_tmp, capsys
 def test_standardize_is_a_layer_gradcheck_passes_through(backend):
     X, y = _unscaled(n=12)
     y = (y > 0).astype(int)
-    model = xpnet.Sequential(xpnet.Standardize(X.mean(axis=0), X.std(axis=0), backend=backend.name),
+    model = xpnet.Sequential(xpnet.Standardize(X.mean(axis=0), X.std(axis=0), backend=backend),
                              *xpnet.mlp([3, 4, 1], "tanh", "sigmoid", seed=0,
-                                        backend=backend.name).layers)
+                                        backend=backend).layers)
     assert list(model.params) == ["1.W", "1.b", "3.W", "3.b"]  # mean and std are not trained
     errors = xpnet.gradcheck(model, "binary_crossentropy", X, y)
     assert max(errors.values()) < 1e-6
     # dX = dY / std: the input gradient against central differences of the layer alone
-    layer = xpnet.Standardize([1.0, -2.0, 0.5], [2.0, 4.0, 0.25], backend=backend.name,
+    layer = xpnet.Standardize([1.0, -2.0, 0.5], [2.0, 4.0, 0.25], backend=backend,
                               dtype="float64")
     X0 = backend.asarray(np.ones((2, 3)), "float64")
     dY = backend.asarray(np.arange(6.0).reshape(2, 3), "float64")
@@ -141,7 +141,7 @@ def test_an_integer_target_with_many_values_is_regression_and_says_why(in_tmp, c
 def test_a_validation_split_of_one_class_is_warned_about(backend):
     X, y = xpnet.datasets.two_moons(n=200, seed=0)
     order = np.argsort(y, kind="stable")  # sorted by class: the last 20% are all class 1
-    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend.name)
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend)
     with pytest.warns(UserWarning, match="hold only class 1: are the rows sorted by class"):
         model.fit(X[order], y[order], loss="binary_crossentropy", epochs=1, verbose=0,
                   validation_split=0.2)
@@ -165,10 +165,10 @@ def test_resume_reuses_the_options_the_checkpoint_was_written_under(backend, tmp
     X, y = xpnet.datasets.two_moons(n=120, seed=0)
     options = dict(loss="binary_crossentropy", batch_size=16, validation_split=0.2,
                    metrics=("accuracy", "f1"), verbose=0)
-    full = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend.name)
+    full = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
     expected = full.fit(X, y, optimizer=xpnet.optim.SGD(lr=0.1, momentum=0.9), epochs=6, seed=1,
                         **options)
-    first = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend.name)
+    first = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
     first.fit(X, y, optimizer=xpnet.optim.SGD(lr=0.1, momentum=0.9), epochs=3, seed=1,
               callbacks=[xpnet.ModelCheckpoint(tmp_path / "ckpt.xpnet")], **options)
     model, history = xpnet.resume(tmp_path / "ckpt.xpnet", X, y, epochs=6, verbose=0)
@@ -185,7 +185,7 @@ def test_resume_reuses_the_options_the_checkpoint_was_written_under(backend, tmp
 
 def test_resume_keeps_a_logits_loss_and_needs_validation_data_again(backend, tmp_path):
     X, y = xpnet.datasets.two_moons(n=80, seed=0)
-    model = xpnet.mlp([2, 8, 1], seed=0, backend=backend.name)  # logits
+    model = xpnet.mlp([2, 8, 1], seed=0, backend=backend)  # logits
     loss = xpnet.losses.BinaryCrossEntropy(from_logits=True)
     model.fit(X[:60], y[:60], loss=loss, epochs=2, verbose=0, validation_data=(X[60:], y[60:]),
               callbacks=[xpnet.ModelCheckpoint(tmp_path / "c.xpnet")])
@@ -407,11 +407,11 @@ def test_semicolon_and_tab_csvs_with_text_labels(in_tmp, capsys):
 
 def test_evaluate_on_a_loaded_model_uses_the_loss_it_was_trained_with(backend, tmp_path):
     X, y = xpnet.datasets.two_moons(n=100, seed=0)
-    model = xpnet.mlp([2, 8, 1], seed=0, backend=backend.name)  # logits
+    model = xpnet.mlp([2, 8, 1], seed=0, backend=backend)  # logits
     loss = xpnet.losses.BinaryCrossEntropy(from_logits=True)
     model.fit(X, y, loss=loss, epochs=3, verbose=0)
     model.save(tmp_path / "m.xpnet")
-    loaded = xpnet.load(tmp_path / "m.xpnet", backend=backend.name)
+    loaded = xpnet.load(tmp_path / "m.xpnet", backend=backend)
     assert loaded.evaluate(X, y)["loss"] == pytest.approx(model.evaluate(X, y, loss=loss)["loss"])
 
 
