@@ -1,13 +1,22 @@
 """The test matrix: one session per backend, plus lint. ``nox`` with no arguments runs them all.
 
-    nox                                   # numpy, array_api_strict, torch, cupy (skips without CUDA), lint
+    nox                                   # numpy, array_api_strict, torch, cupy-standin, cupy (skips
+                                          # without CUDA), gpu_rehearsal, lint
     nox -s "tests(backend='numpy')"       # one backend
     nox -k strict                         # by keyword
+    nox -s mutants                        # planted bugs must fail the tests (not in the default run)
 
 Each session sets ``XPNET_BACKEND``, which the test suite's ``backend`` fixture reads.
+``cupy-standin`` runs the whole suite on xpnet's CuPy code path over the CuPy stand-in of
+``tests/standin`` (NumPy underneath, CuPy's behaviour where xpnet meets it), with the model on
+device 1 while device 0 is current: what a GPU would reveal, found without one.
 """
 
+import os
+import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import nox
 
@@ -17,21 +26,35 @@ nox.options.reuse_existing_virtualenvs = False
 
 # Decided at import time, so the cupy session skips before a virtualenv is made or anything installed.
 HAS_CUDA = shutil.which("nvidia-smi") is not None
+STANDIN = str(Path(__file__).resolve().parent / "tests" / "standin")
 
 BACKENDS = {
     "numpy": ["-e", ".[test,sklearn,dask]"],
     "array_api_strict": ["-e", ".[test]"],
     "torch": ["-e", ".[test,torch,sklearn,dask]"],
-    "cupy": ["-e", ".[test,cuda,sklearn,dask]"],
+    "cupy-standin": ["-e", ".[test,sklearn,dask]"],
+}
+ENVIRONMENTS = {
+    "cupy-standin": {"XPNET_BACKEND": "cupy", "XPNET_DEVICE": "cuda:1", "PYTHONPATH": STANDIN},
 }
 
 
 @nox.session(venv_backend="virtualenv")
-@nox.parametrize("backend", [b for b in BACKENDS if b != "cupy"])
+@nox.parametrize("backend", list(BACKENDS))
 def tests(session, backend):
     """Run the test suite on one backend."""
     session.install(*BACKENDS[backend])
-    session.run("pytest", *session.posargs, env={"XPNET_BACKEND": backend})
+    session.run("pytest", *session.posargs, env=ENVIRONMENTS.get(backend, {"XPNET_BACKEND": backend}))
+
+
+def _cuda_major() -> int:
+    """The CUDA major version the NVIDIA driver supports (nvidia-smi's header), 13 if unread."""
+    try:
+        header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 13
+    found = re.search(r"CUDA Version:\s*(\d+)", header)
+    return int(found.group(1)) if found else 13
 
 
 @nox.session(name="tests(backend='cupy')", venv_backend="virtualenv" if HAS_CUDA else "none")
@@ -39,8 +62,31 @@ def tests_cupy(session):
     """Run the test suite on CuPy (CUDA GPUs); skipped when no NVIDIA driver is present."""
     if not HAS_CUDA:
         session.skip("cupy: no NVIDIA GPU here (nvidia-smi not found); nothing installed or run")
-    session.install(*BACKENDS["cupy"])
+    extra = "cuda12" if _cuda_major() <= 12 else "cuda13"  # cupy-cuda12x or cupy-cuda13x
+    session.install("-e", f".[test,{extra},sklearn,dask]")
     session.run("pytest", *session.posargs, env={"XPNET_BACKEND": "cupy"})
+
+
+@nox.session(venv_backend="virtualenv")
+def gpu_rehearsal(session):
+    """benchmarks/gpu_check.sh end to end on the CuPy stand-in, as the GPU machine will run it: a
+    Python without array-api-compat (carried as a wheel, installed offline by the script), a fake
+    nvidia-smi, a few test files (the whole suite runs in the cupy-standin session)."""
+    session.install("numpy", "pytest", "torch==2.13.0")  # what the GPU machine has; no compat
+    tmp = Path(session.create_tmp()).resolve()
+    wheels, bin_dir, out = tmp / "wheels", tmp / "bin", tmp / "gpu-check"
+    shutil.rmtree(out, ignore_errors=True)
+    session.run("python", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                "--dest", str(wheels), "array-api-compat>=1.12")
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA-SMI stand-in (no GPU: CuPy stand-in)'\n")
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    python = shutil.which("python", path=session.bin)
+    session.run("bash", "benchmarks/gpu_check.sh", str(out), external=True, env={
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHON": python,
+        "XPNET_WHEELS": str(wheels), "PYTHONPATH": STANDIN,
+        "GPU_CHECK_PYTEST_ARGS": "tests/test_cuda.py tests/test_backend.py tests/test_train.py",
+        "GPU_CHECK_BENCH_ARGS": "--quick --tiny --no-memory"})
 
 
 @nox.session(venv_backend="virtualenv")
@@ -48,3 +94,10 @@ def lint(session):
     """ruff on the package, tests, examples and benchmarks."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session(venv_backend="virtualenv", default=False)
+def mutants(session):
+    """Plant each bug of tests/mutants.py in turn and check its tests fail (NumPy; a few minutes)."""
+    session.install(*BACKENDS["array_api_strict"])  # numpy and array_api_strict, no more
+    session.run("python", "tests/mutants.py", *session.posargs, env={"XPNET_BACKEND": "numpy"})

@@ -7,14 +7,17 @@
 # be downloaded. It uses the xpnet of this checkout (the repository root goes first on PYTHONPATH).
 # Steps, each under a time limit (the limits add up to 7 min 40 s):
 #   1. nvidia-smi                                          -> OUTPUT_DIR/nvidia-smi.txt
-#   2. XPNET_BACKEND=cupy python -m pytest -q -x            -> OUTPUT_DIR/tests-cupy.log          (190 s)
-#   3. XPNET_BACKEND=torch XPNET_DEVICE=cuda python -m pytest -q -x
-#                                                          -> OUTPUT_DIR/tests-torch-cuda.log    (190 s)
+#   2. XPNET_BACKEND=cupy python -m pytest -q --maxfail=50  -> OUTPUT_DIR/tests-cupy.{log,xml}     (190 s)
+#   3. XPNET_BACKEND=torch XPNET_DEVICE=cuda python -m pytest -q --maxfail=50
+#                                                          -> OUTPUT_DIR/tests-torch-cuda.{log,xml} (190 s)
+#      (skipped, and said so, when torch sees no CUDA device: the CPU rehearsal)
 #   4. python benchmarks/run.py --backend cupy --only W2,W3: W2 and W3 with xpnet on CuPy against
 #      PyTorch CUDA and the GEMM bound on CuPy, every timer stopped after the device is synchronised
 #      (cupy.cuda.Device().synchronize(), torch.cuda.synchronize())
 #                                                          -> OUTPUT_DIR/bench/results.{json,md},
 #                                                             OUTPUT_DIR/bench.log               (80 s)
+#   5. python benchmarks/sync_count.py: device->host syncs per step and per epoch of fit, counted on
+#      the CuPy stand-in of tests/standin (CuPy has no such counters)   -> OUTPUT_DIR/syncs.md  (30 s)
 # Everything printed also goes to OUTPUT_DIR/gpu_check.log; OUTPUT_DIR/summary.txt has one line per
 # step. The benchmark table is printed at the end: that is what goes into benchmarks/RESULTS-gpu.md.
 #
@@ -29,6 +32,13 @@
 #                 --no-deps --target), for packages the machine lacks, e.g. array-api-compat
 #   GPU_CHECK_TEST_LIMIT, GPU_CHECK_BENCH_LIMIT   seconds per test run / benchmark (190 / 80); the
 #                 suite takes ~50 s on NumPy on 2 CPU cores, the benchmark ~45 s on a GPU (estimate)
+#   GPU_CHECK_PYTEST_ARGS   extra pytest arguments (the CPU rehearsal selects a few test files)
+#   GPU_CHECK_BENCH_ARGS    extra benchmark arguments (the CPU rehearsal adds --quick --tiny)
+#   CUPY_CACHE_DIR          CuPy's kernel cache (default ~/.cupy/kernel_cache): kernels compile on
+#                 first use, so the first test run pays for them and the benchmark warms up first
+#
+# Rehearsal on a machine without a GPU: `nox -s gpu_rehearsal` runs this script end to end against
+# the CuPy stand-in (tests/standin), from a virtualenv without array-api-compat, carried as a wheel.
 set -uo pipefail
 
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
@@ -114,12 +124,24 @@ head -n 12 "$OUT/nvidia-smi.txt" | tee -a "$LOG"
 "$PYTHON" -c "import cupy, torch, numpy; print('cupy', cupy.__version__, '| torch', torch.__version__, \
 '| numpy', numpy.__version__, '| torch sees CUDA:', torch.cuda.is_available())" 2>&1 | tee -a "$LOG"
 
+# shellcheck disable=SC2086  # the extra arguments are meant to split
 step "tests on cupy" tests-cupy.log "$TEST_LIMIT" \
-    env XPNET_BACKEND=cupy "$PYTHON" -m pytest -q -x -p no:cacheprovider
-step "tests on torch cuda" tests-torch-cuda.log "$TEST_LIMIT" \
-    env XPNET_BACKEND=torch XPNET_DEVICE=cuda "$PYTHON" -m pytest -q -x -p no:cacheprovider
+    env XPNET_BACKEND=cupy "$PYTHON" -m pytest -q --maxfail=50 -p no:cacheprovider \
+    --junitxml="$OUT/tests-cupy.xml" ${GPU_CHECK_PYTEST_ARGS:-}
+if "$PYTHON" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" >/dev/null 2>&1; then
+    # shellcheck disable=SC2086
+    step "tests on torch cuda" tests-torch-cuda.log "$TEST_LIMIT" \
+        env XPNET_BACKEND=torch XPNET_DEVICE=cuda "$PYTHON" -m pytest -q --maxfail=50 \
+        -p no:cacheprovider --junitxml="$OUT/tests-torch-cuda.xml" ${GPU_CHECK_PYTEST_ARGS:-}
+else
+    say "tests on torch cuda: skipped, torch sees no CUDA device"
+    echo "tests on torch cuda: skipped (torch sees no CUDA device)" >>"$OUT/summary.txt"
+fi
+# shellcheck disable=SC2086
 step "benchmark W2, W3 on cupy" bench.log "$BENCH_LIMIT" \
-    "$PYTHON" benchmarks/run.py --backend cupy --only W2,W3 --out "$OUT/bench"
+    "$PYTHON" benchmarks/run.py --backend cupy --only W2,W3 --out "$OUT/bench" ${GPU_CHECK_BENCH_ARGS:-}
+step "syncs per step and per epoch (CuPy stand-in)" syncs.md 60 \
+    "$PYTHON" benchmarks/sync_count.py
 
 echo
 if [ -f "$OUT/bench/results.md" ]; then

@@ -50,6 +50,16 @@ def backend(request):
 
 
 @pytest.fixture
+def on_device(backend):
+    """The backend's device made current for the test (CuPy: ``with Device(n):``), for tests whose
+    own array math, or calls of single layers and helpers, must run where the arrays live, as a
+    CuPy user's code does. xpnet's models, losses, metrics, optimizers and functions need no such
+    block: the cupy-standin session runs the suite on device 1 while device 0 is current."""
+    with backend.context():
+        yield backend
+
+
+@pytest.fixture
 def xp(backend):
     """The namespace of the backend under test."""
     return backend.xp

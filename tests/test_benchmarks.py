@@ -80,11 +80,49 @@ def test_reference_gradients_equal_xpnet(case, backend):
     value, grads = xpnet.value_and_grad(model, CASES[case][4], X, y)
     ref_value, ref_grads = _reference(case, model).loss_and_grads(X.copy(), y_ref)
     np.testing.assert_allclose(float(value), ref_value, rtol=1e-12)
+    _assert_grads_equal(model, grads, ref_grads)
+
+
+def _assert_grads_equal(model, grads, ref_grads):
     dense = [i for i, layer in enumerate(model.layers) if "W" in layer.params]
     assert len(dense) == len(ref_grads)
     for i, (dW, db) in zip(dense, ref_grads, strict=True):
         np.testing.assert_allclose(xpnet.to_numpy(grads[f"{i}.W"]), dW, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(xpnet.to_numpy(grads[f"{i}.b"]), db, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reference_gradients_match_its_own_central_differences(case):
+    """The reference is right on its own, with no xpnet code: its loss, differentiated
+    numerically in float64, gives its gradients."""
+    X, _, y_ref = _data(case)
+    ref = _reference(case, _model(case, "numpy"))
+    _, grads = ref.loss_and_grads(X.copy(), y_ref)
+    for p, g in zip(ref.W + ref.b, [dW for dW, _ in grads] + [db for _, db in grads], strict=True):
+        numeric = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            original, values = p[i], []
+            for step in (1e-6, -1e-6):
+                p[i] = original + step
+                values.append(ref.loss_and_grads(X.copy(), y_ref)[0])
+            p[i] = original
+            numeric[i] = (values[0] - values[1]) / 2e-6
+        np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-9)
+
+
+def test_reference_comparison_sees_a_gradient_one_part_in_a_million_off():
+    model = _model("W2", "numpy")
+    X, y, y_ref = _data("W2")
+    _, grads = xpnet.value_and_grad(model, "crossentropy", X, y)
+    ref_grads = _reference("W2", model).loss_and_grads(X.copy(), y_ref)[1]
+    _assert_grads_equal(model, grads, ref_grads)
+    for key in grads:
+        wrong = dict(grads)
+        flat = xpnet.to_numpy(wrong[key]).copy()
+        flat.reshape(-1)[np.abs(flat).argmax()] *= 1 + 1e-6
+        wrong[key] = flat
+        with pytest.raises(AssertionError):
+            _assert_grads_equal(model, wrong, ref_grads)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])

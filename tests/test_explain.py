@@ -81,8 +81,9 @@ def test_every_shape_is_the_shape_the_code_computes(backend, name, m):
     X = backend.asarray(rng.normal(size=(m, n_in)), "float64")
     y = _targets(model, loss, m, k, rng)
     used = L.get(loss) if loss is not None else explain(model).loss
-    Y = used.prepare_target(backend.asarray(y, None if y.dtype.kind == "i" else "float64"), k)
-    forward, dinput, grads = _real_shapes(model, used, X, Y)
+    with backend.context():  # layers called one by one run on the current device (CuPy)
+        Y = used.prepare_target(backend.asarray(y, None if y.dtype.kind == "i" else "float64"), k)
+        forward, dinput, grads = _real_shapes(model, used, X, Y)
 
     steps = explain(model, batch_size=m, loss=loss).steps
     for step in steps:

@@ -6,6 +6,8 @@ import pytest
 import xpnet
 from xpnet import functional
 
+pytestmark = pytest.mark.usefixtures("on_device")  # helpers compute on the current device (CuPy)
+
 # float32: down to where σ(z) is still a normal number (σ(−80) ≈ 1.8e-35); float64: σ(−700) ≈ 1e-304
 TAILS = {"float32": 80.0, "float64": 700.0}
 ULPS = {"float32": 8 * 2.0**-24, "float64": 8 * 2.0**-53}

@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("sklearn", minversion="1.6")  # validate_data, __sklearn_tags__
 
 from sklearn import datasets, neural_network  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils import estimator_checks  # noqa: E402
 from sklearn.utils._testing import assert_allclose_dense_sparse  # noqa: E402
@@ -39,25 +40,27 @@ def _one_torch_thread():
 
 
 # scikit-learn checks its own MLPs with max_iter=100; 50 epochs pass every check and halve the time.
-CHECKED = [MLPClassifier(dtype="float64", max_iter=50), MLPRegressor(dtype="float64", max_iter=50)]
+CHECKED = [MLPClassifier(max_iter=50), MLPRegressor(max_iter=50)]
 
 
 @estimator_checks.parametrize_with_checks(CHECKED)
 def test_sklearn_estimator_checks(estimator, check, backend):
-    """scikit-learn's estimator suite, no check excused, with float64 networks: the precision
-    scikit-learn's MLPs compute in for float64 data, which the checks' tolerances assume."""
+    """scikit-learn's estimator suite, no check excused, with the default dtype=None: networks in
+    X's dtype, as scikit-learn's MLPs compute (float64 for the checks' data, float32 for their
+    float32 data), which the checks' tolerances assume."""
     check(estimator.set_params(backend=backend))
 
 
 def _float32_checks():
-    for estimator in (MLPClassifier(max_iter=50), MLPRegressor(max_iter=50)):
+    for estimator in (MLPClassifier(max_iter=50, dtype="float32"),
+                      MLPRegressor(max_iter=50, dtype="float32")):
         for instance, check in estimator_checks.estimator_checks_generator(estimator):
             yield pytest.param(instance, check, id=f"{type(instance).__name__}-{check.func.__name__}")
 
 
 @pytest.mark.parametrize("estimator, check", list(_float32_checks()))
 def test_sklearn_estimator_checks_float32(estimator, check, backend, monkeypatch):
-    """The same suite with the default float32 networks. The sample-weight equivalence checks
+    """The same suite with float32 networks whatever the data. The sample-weight equivalence checks
     compare weighted with repeated samples at rtol=1e-7, below float32 rounding after 50 epochs
     of different summation orders: they run at rtol=1e-5 (~100 float32 ulps) instead."""
     if check.func.__name__.startswith("check_sample_weight_equivalence"):
@@ -75,7 +78,7 @@ def test_parameters_and_defaults_are_sklearns():
     for ours, theirs in ((MLPClassifier, neural_network.MLPClassifier),
                          (MLPRegressor, neural_network.MLPRegressor)):
         params = ours().get_params()
-        assert params.pop("backend") == "auto" and params.pop("dtype") == "float32"
+        assert params.pop("backend") == "auto" and params.pop("dtype") is None
         assert params == theirs().get_params()
 
 
@@ -135,6 +138,9 @@ def _assert_same_fit(theirs, ours):
     assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
     assert ours.out_activation_ == theirs.out_activation_ and ours.n_layers_ == theirs.n_layers_
     np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-9)
+    if getattr(theirs, "_optimizer", None) is not None:  # the rate scripts read, under its name
+        assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate,
+                                                              rel=1e-12)
     if hasattr(theirs, "loss_curve_"):
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
         assert (ours.validation_scores_ is None) == (theirs.validation_scores_ is None)
@@ -187,10 +193,33 @@ def test_stops_after_n_iter_no_change_without_improving_by_tol(backend):
 
 # -- behaviour -------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_network_dtype_follows_X_unless_forced(name, backend):
+    """dtype=None trains in X's float dtype (other dtypes in float64), as scikit-learn; later
+    data are converted to the fitted dtype; "float32"/"float64" force theirs."""
+    X, y = _classification()
+    estimator = globals()[name](hidden_layer_sizes=(4,), max_iter=2, random_state=0,
+                                backend=backend)
+
+    def dtypes(fitted):  # of the parameters and of the outputs, for float64 X
+        outputs = fitted.predict(X) if name == "MLPRegressor" else fitted.predict_proba(X)
+        return {w.dtype for w in fitted.coefs_ + fitted.intercepts_} | {outputs.dtype}
+
+    for data, expected in ((X.astype(np.float32), np.float32), (X, np.float64),
+                           (np.round(X * 10).astype(np.int64), np.float64)):
+        assert dtypes(estimator.fit(data, y)) == {np.dtype(expected)}
+    estimator.set_params(warm_start=True).fit(X.astype(np.float32), y)  # stays float64
+    assert dtypes(estimator) == {np.dtype(np.float64)}
+    for forced in ("float32", "float64"):
+        for data in (X.astype(np.float32), X):
+            assert dtypes(clone(estimator).set_params(dtype=forced).fit(data, y)) == {np.dtype(forced)}
+
+
 def test_string_labels_multilabel_and_the_device_network(backend):
     X, y = _classification(3)
     labels = np.array(["cat", "dog", "emu"])[y]
-    clf = MLPClassifier((16,), max_iter=30, random_state=0, backend=backend).fit(X, labels)
+    clf = MLPClassifier((16,), max_iter=30, random_state=0, backend=backend,
+                        dtype="float32").fit(X, labels)
     assert list(clf.classes_) == ["cat", "dog", "emu"] and set(clf.predict(X)) <= set(labels)
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3 and clf.n_layers_ == 3
     assert all(type(w) is np.ndarray and w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
@@ -229,6 +258,27 @@ def test_bad_parameters_fail_as_in_sklearn(backend):
     with pytest.raises(ValueError, match="non-finite parameter weights"):
         MLPRegressor(solver="sgd", learning_rate_init=10.0, max_iter=50, random_state=0,
                      backend=backend).fit(X * 1e3, y * 1e3)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_divergence_under_early_stopping_keeps_the_best_parameters(backend):
+    """scikit-learn's issue 29504: with early stopping a diverging fit does not raise; the
+    diverged epochs score NaN and the best parameters are kept — scikit-learn's, to rounding."""
+    X, y = datasets.load_iris(return_X_y=True)
+    params = {"hidden_layer_sizes": 100, "activation": "identity", "solver": "sgd",
+              "learning_rate_init": 1.0, "max_iter": 20, "early_stopping": True, "random_state": 0}
+    theirs = neural_network.MLPRegressor(**params).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="diverged at epoch 6.*best validation score"):
+        ours = MLPRegressor(**params, backend=backend).fit(X, y)
+    n = ours.n_iter_  # scikit-learn trains on through NaN epochs; xpnet stops at the first
+    assert len(ours.validation_scores_) == len(ours.loss_curve_) == n
+    assert all(type(score) is float for score in ours.validation_scores_)
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_[:n], rtol=1e-9)
+    assert np.isnan(ours.validation_scores_[-1]) and np.isnan(ours.loss_)
+    assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_, rel=1e-9)
+    for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True):
+        np.testing.assert_allclose(mine, sk, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
 
 
 def _pickled_arrays(obj):
@@ -277,7 +327,8 @@ def _load_benchmark(name):
     return module
 
 
-# The parity protocol of the README's table (datasets, split, settings), run here at full length.
+# The parity protocol of the README's table (datasets, split), run here with its quick settings
+# (parity.QUICK: one hidden layer of 32, 60 epochs), not the full-length defaults.
 parity = _load_benchmark("sklearn_parity")
 
 
@@ -289,7 +340,8 @@ def test_accuracy_parity_with_sklearn(name, backend):
     estimator = parity.DATASETS[name][1]
     for seed in range(3):
         X_train, X_test, y_train, y_test = parity.split(name, seed)
-        for library, cls, extra in (("xpnet", globals()[estimator], {"backend": backend}),
+        for library, cls, extra in (("xpnet", globals()[estimator],
+                                     {"backend": backend, "dtype": "float32"}),
                                     ("sklearn", getattr(neural_network, estimator), {})):
             model = cls(**parity.QUICK, random_state=seed, **extra).fit(X_train, y_train)
             scores[library].append(model.score(X_test, y_test))

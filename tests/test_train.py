@@ -65,8 +65,9 @@ def test_full_batch_fit_is_gradient_descent(backend):
               batch_size=None, metrics=(), verbose=0)
     for _ in range(5):
         _, grads = xpnet.value_and_grad(by_hand, "binary_crossentropy", X, y)
-        for key, param in by_hand.params.items():
-            param -= 0.5 * grads[key]
+        with backend.context():  # hand-written array math runs on the model's device (CuPy)
+            for key, param in by_hand.params.items():
+                param -= 0.5 * grads[key]
     for key, value in _params(model).items():
         np.testing.assert_allclose(value, _params(by_hand)[key], rtol=1e-12)
 
@@ -74,26 +75,48 @@ def test_full_batch_fit_is_gradient_descent(backend):
 def test_same_seed_same_history_bit_for_bit(backend):
     X, y = _moons()
     runs = []
-    for _ in range(2):
+    for seed in (9, 9, 10):  # the third run differs only in fit's seed: its shuffle
         model = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
         model.layers.insert(2, xpnet.Dropout(0.2, seed=5))
-        runs.append(model.fit(X, y, loss="binary_crossentropy", epochs=4, batch_size=16, seed=9,
+        runs.append(model.fit(X, y, loss="binary_crossentropy", epochs=4, batch_size=16, seed=seed,
                               verbose=0).history)
     assert runs[0] == runs[1]
-    model = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
-    other = model.fit(X, y, loss="binary_crossentropy", epochs=4, batch_size=16, seed=10,
-                      verbose=0).history
-    assert other["loss"] != runs[0]["loss"]
+    assert runs[2]["loss"] != runs[0]["loss"]
 
 
-def test_shuffle_is_the_same_on_every_backend(backend):
+def test_shuffle_is_numpys_permutation_on_every_backend(backend):
+    """Each epoch's batches follow ``numpy.random.default_rng(seed).permutation``, drawn anew per
+    epoch from one generator: a manual SGD loop over those batches on NumPy is the oracle."""
     X, y = _moons(n=100)
-    curves = []
-    for where in (backend, "numpy"):
-        model = xpnet.mlp([2, 6, 1], "tanh", "sigmoid", seed=0, backend=where, dtype="float64")
-        curves.append(model.fit(X, y, loss="binary_crossentropy", optimizer="sgd", epochs=5,
-                                batch_size=10, seed=4, verbose=0)["loss"])
-    np.testing.assert_allclose(curves[0], curves[1], rtol=1e-9)
+    model = xpnet.mlp([2, 6, 1], "tanh", "sigmoid", seed=0, backend=backend, dtype="float64")
+    manual = xpnet.mlp([2, 6, 1], "tanh", "sigmoid", seed=0, backend="numpy", dtype="float64")
+    curve = model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=0.5), epochs=5,
+                      batch_size=10, seed=4, metrics=(), verbose=0)["loss"]
+    opt, rng, expected = optim.SGD(lr=0.5), np.random.default_rng(4), []
+    for _ in range(5):
+        order, total = rng.permutation(len(X)), 0.0
+        for start in range(0, len(X), 10):
+            rows = order[start:start + 10]
+            value, grads = xpnet.value_and_grad(manual, "binary_crossentropy", X[rows], y[rows])
+            opt.step(manual.params, grads)
+            total += float(value) * len(rows)
+        expected.append(total / len(X))
+    np.testing.assert_allclose(curve, expected, rtol=1e-9)
+    for key, value in _params(model).items():
+        np.testing.assert_allclose(value, _params(manual)[key], rtol=1e-9, atol=1e-12)
+
+
+def test_validation_split_holds_out_the_last_rows(backend):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 4, 1], "tanh", "sigmoid", seed=0, backend=backend, dtype="float64")
+    # lr = 0: the parameters never move, so each logged loss is evaluate()'s on its rows
+    history = model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=0.0), epochs=1,
+                        validation_split=0.25, metrics=(), verbose=0)
+    held_out = model.evaluate(X[30:], y[30:], metrics=())["loss"]
+    trained_on = model.evaluate(X[:30], y[:30], metrics=())["loss"]
+    assert abs(held_out - trained_on) > 1e-3  # else the check below could not tell them apart
+    assert history["val_loss"][0] == pytest.approx(held_out, rel=1e-12)
+    assert history["loss"][0] == pytest.approx(trained_on, rel=1e-12)
 
 
 def test_multiclass_with_integer_labels_and_metrics(backend):
@@ -152,6 +175,47 @@ def test_early_stopping_restores_the_best_weights(backend):
         np.testing.assert_array_equal(value, snapshots[best][key])
 
 
+class _Scripted(xpnet.Callback):
+    """Overwrites each epoch's ``val_loss`` with the next scripted value (callbacks after it see
+    the script) and records the parameters the epoch ended with."""
+
+    def __init__(self, values):
+        self.values, self.snapshots = list(values), []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+        self.snapshots.append(_params(self.model))
+
+
+@pytest.mark.parametrize("patience, stopped", [(0, 3), (1, 4), (2, 5), (3, 10)])
+def test_early_stopping_waits_patience_epochs_without_improvement(backend, patience, stopped):
+    # best at epoch 2 (epoch 3 only equals it); epochs 3-5 do not beat it, 6 does, 7-11 do not
+    script = _Scripted([3.0, 2.0, 1.0, 1.0, 1.5, 1.2, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    stop = xpnet.EarlyStopping(patience=patience)
+    history = model.fit(X, y, loss="binary_crossentropy", epochs=12, validation_split=0.25,
+                        callbacks=[script, stop], verbose=0)
+    # it stops at the (patience + 1)-th epoch in a row that does not improve on the best
+    assert len(history["loss"]) == stopped + 1 and stop.stopped_epoch == stopped
+    assert stop.best_epoch == (2 if stopped < 6 else 6)
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_restore_best_weights_puts_back_the_best_epochs_parameters(backend, restore):
+    script = _Scripted([3.0, 1.0, 2.0, 2.5, 2.0])
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=0.5), epochs=5,
+              validation_split=0.25, verbose=0,
+              callbacks=[script, xpnet.EarlyStopping(patience=10, restore_best_weights=restore)])
+    best, last = script.snapshots[1], script.snapshots[-1]
+    assert any(not np.array_equal(a, best[k]) for k, a in last.items())  # training moved on
+    expected = best if restore else last
+    for key, value in _params(model).items():
+        np.testing.assert_array_equal(value, expected[key])
+
+
 def test_early_stopping_names_a_monitor_that_is_not_measured(backend):
     X, y = _moons(n=40)
     model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
@@ -178,12 +242,15 @@ def test_learning_rate_scheduler_and_csv_logger(backend, tmp_path):
 def test_reduce_on_plateau_through_the_scheduler(backend):
     X, y = _moons(n=40)
     model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
-    opt = optim.SGD(lr=0.0)  # nothing improves: the plateau is immediate
+    opt = optim.SGD(lr=0.0)  # the parameters never move: the loss never improves after epoch 1
     plateau = optim.ReduceLROnPlateau(factor=0.5, patience=1, min_delta=0.0)
     opt.lr = 1e-30  # effectively frozen yet positive so the reductions are visible
-    history = model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=6, verbose=0,
-                        callbacks=[xpnet.LearningRateScheduler(plateau, monitor="loss")])
-    assert history["lr"][0] == 1e-30 and history["lr"][-1] < 1e-30
+    history = model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=7, shuffle=False,
+                        verbose=0, callbacks=[xpnet.LearningRateScheduler(plateau, monitor="loss")])
+    assert len(set(history["loss"])) == 1
+    # epoch 1 sets the best; the rate is cut on every 2nd (patience + 1) epoch that does not beat
+    # it, and ``lr`` logs the rate each epoch trained with
+    assert history["lr"] == [1e-30, 1e-30, 1e-30, 5e-31, 5e-31, 2.5e-31, 2.5e-31]
 
 
 def _diverging(backend):

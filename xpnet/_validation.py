@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-from .backend import to_numpy
+from array_api_compat import is_numpy_array
+
+from .backend import dtype_name, host_array, to_numpy
 from .functional import namespace
 from .layers import n_inputs
 
@@ -46,10 +48,23 @@ def check_finite(A, name: str) -> None:
         raise ValueError(f"{problem}: {name} must hold finite numbers (no NaN or inf)")
 
 
+def _on_host_first(backend, x, dtype, name):
+    """Host data cast on the host (``dtype`` None keeps it), device arrays moved here as they are.
+
+    Host data is checked where it is, before it is copied to the device: a check of a device
+    array reads its answer back from the device (a synchronisation on a GPU), one of a NumPy
+    array does not.
+    """
+    host = host_array(x, name)
+    if not is_numpy_array(host):
+        return backend.asarray(host, dtype, name=name)
+    return host if dtype is None else host.astype(dtype_name(dtype), copy=False)
+
+
 def check_X(model, X, name: str = "X"):
     """``X`` as a finite ``(m, n_in)`` array of the model's backend and dtype."""
     backend = model.backend
-    X = backend.asarray(X, model.dtype, name=name)
+    X = _on_host_first(backend, X, model.dtype, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, (m samples, n features); got shape {tuple(X.shape)}"
                          + (f" (use {name}.reshape(-1, 1) for one feature)" if X.ndim == 1 else ""))
@@ -59,20 +74,21 @@ def check_X(model, X, name: str = "X"):
     if n_in is not None and X.shape[1] != n_in:
         raise ValueError(f"{name} has {X.shape[1]} columns but the model takes {n_in} inputs")
     check_finite(X, name)
-    return X
+    return backend.asarray(X, name=name)
 
 
 def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):
     """``y`` as the target ``loss`` takes for ``m`` samples and ``n_outputs`` model outputs."""
     backend = model.backend
-    y = backend.asarray(y, name=name)
-    xp = backend.xp
+    y = _on_host_first(backend, y, None, name)
     if y.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (m,) or 2-D (m, outputs); got shape {tuple(y.shape)}")
     if y.shape[0] != m:
         raise ValueError(f"X has {m} samples but {name} has {y.shape[0]}")
-    if xp.isdtype(y.dtype, "real floating"):
+    if namespace(y).isdtype(y.dtype, "real floating"):
         check_finite(y, name)
+    y = backend.asarray(y, name=name)
+    xp = backend.xp
     if not (loss.accepts_labels and y.ndim == 1 and xp.isdtype(y.dtype, "integral")):
         y = xp.astype(y, backend.dtype(model.dtype))
     return loss.prepare_target(y, n_outputs)

@@ -82,19 +82,59 @@ def _default_device(name: str, xp) -> Any:
     if name == "cupy":
         import cupy
 
-        return cupy.cuda.Device()
+        return cupy.cuda.Device()  # the current device
     if name == "torch":
         import torch
 
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return _torch_device(torch, "cuda" if torch.cuda.is_available() else "cpu")
     return xp.Device()  # array_api_strict: CPU_DEVICE
 
 
+def _torch_device(torch, device):
+    """``torch.device(device)`` with an index on CUDA: ``cuda`` means the current CUDA device.
+
+    ``torch.device("cuda")`` has index ``None`` and compares unequal to ``cuda:0``, the device of
+    every tensor made with it; normalised, a backend and its arrays' devices compare equal.
+    """
+    device = torch.device("cuda" if device == "gpu" else device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _cuda_index(text: str):
+    """The device number in ``"cuda"``, ``"gpu"``, ``"cuda:1"``, ``"gpu:1"`` or ``"1"`` (``None``:
+    the current device); anything else is ``ValueError``."""
+    kind, colon, number = text.partition(":")
+    if not colon and kind.isdigit():
+        return int(kind)
+    if kind in ("cuda", "gpu") and (not colon or number.isdigit()):
+        return int(number) if colon else None
+    raise ValueError(f"device: a CUDA device is written 'cuda', 'gpu', 'cuda:N' or N; got {text!r}")
+
+
 def _parse_device(name: str, xp, device) -> Any:
-    """A device given by name (``"cpu"``, ``"cuda:0"``, ``"device1"``) as the library's own object."""
+    """A device given by name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"gpu"``, ``"device1"``) or
+    number, or the library's own object, as the library's own object."""
     if device is None or device == "":
         return _default_device(name, xp)
+    if name == "cupy":
+        import cupy
+
+        if isinstance(device, cupy.cuda.Device):
+            return device
+        index = device if isinstance(device, int) and not isinstance(device, bool) \
+            else _cuda_index(device) if isinstance(device, str) else "?"
+        count = cupy.cuda.runtime.getDeviceCount()
+        if index == "?" or (index is not None and not 0 <= index < count):
+            raise ValueError(f"device: the cupy backend has CUDA devices 0..{count - 1} "
+                             f"('cuda:N'); got {device!r}")
+        return cupy.cuda.Device(index)
     if not isinstance(device, str):
+        if name == "torch":
+            import torch
+
+            return _torch_device(torch, device)
         return device
     if name == "numpy":
         if device != "cpu":
@@ -103,15 +143,73 @@ def _parse_device(name: str, xp, device) -> Any:
     if name == "torch":
         import torch
 
-        return torch.device(device)
-    if name == "cupy":
-        import cupy
-
-        return cupy.cuda.Device(int(device.rpartition(":")[2] or 0))
+        try:
+            return _torch_device(torch, device)
+        except RuntimeError as err:
+            raise ValueError(f"device: {err}") from None
     return xp.Device(device)
 
 
-@dataclass(frozen=True)
+def device_id(device) -> str:
+    """A stable, hashable name of any library's device object: ``"cuda:1"`` for CuPy's ``Device``
+    (which defines ``==`` but no ``__hash__``: hashing it raises ``TypeError``), ``str(device)``
+    for the others. Key caches and sets by this, never by the device object."""
+    if isinstance(device, str):
+        return device
+    if type(device).__module__.startswith("cupy"):
+        return f"cuda:{device.id}"
+    return str(device)
+
+
+class _NoContext:
+    """A reusable do-nothing context manager (the device context of every backend but CuPy)."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_CONTEXT = _NoContext()
+
+
+def on_model_device(fn):
+    """Decorator for ``fn(model, ...)``: runs with the model's device current (CuPy only)."""
+
+    @functools.wraps(fn)
+    def wrapper(model, *args, **kwargs):
+        with model.backend.context():
+            return fn(model, *args, **kwargs)
+
+    return wrapper
+
+
+def on_device_of(position: int):
+    """Decorator: run the function with the device of its argument at ``position`` current (see
+    :func:`device_context`), so that called on a CuPy array of device 1 it computes on device 1."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with device_context(args[position]) if len(args) > position else _NO_CONTEXT:
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def device_context(x):
+    """The context in which work on the array ``x`` must run: CuPy's ``with Device(n):`` for a
+    CuPy array on device ``n`` (CuPy allocates new arrays, and runs kernels, on the *current*
+    device), nothing for every other library."""
+    if array_api_compat.is_cupy_array(x):
+        return type(x.device)(x.device.id)
+    return _NO_CONTEXT
+
+
+@dataclass(frozen=True, eq=False)
 class Backend:
     """An array library and a device: the place where a model's arrays live.
 
@@ -135,10 +233,25 @@ class Backend:
         object.__setattr__(self, "device", _parse_device(self.name, xp, self.device))
 
     def __str__(self) -> str:
-        return f"{self.name}:{self.device}"
+        return f"{self.name}:{device_id(self.device)}"
+
+    # Equal and hashed by library and device id: CuPy's Device objects cannot be hashed.
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Backend) and self.name == other.name \
+            and device_id(self.device) == device_id(other.device)
+
+    def __hash__(self) -> int:
+        return hash((self.name, device_id(self.device)))
 
     def __reduce__(self):  # pickle and deepcopy by name and device, never the module
-        return (Backend, (self.name, self.device))
+        return (Backend, (self.name, device_id(self.device) if self.name == "cupy" else self.device))
+
+    def context(self):
+        """``with backend.context():`` makes this backend's device current for CuPy (whose creation
+        functions ignore ``device=`` and allocate on the current device); nothing elsewhere."""
+        if self.name == "cupy":
+            return type(self.device)(self.device.id)
+        return _NO_CONTEXT
 
     def dtype(self, dtype) -> Any:
         """The namespace's float dtype for ``"float32"``/``"float64"`` (or a dtype object)."""
@@ -152,6 +265,10 @@ class Backend:
         is refused with a ``TypeError``: xpnet never moves data between libraries behind your back.
         ``name`` is the argument name used in error messages.
         """
+        with self.context():  # a CuPy cast or copy lands on the current device
+            return self._asarray(x, dtype, name)
+
+    def _asarray(self, x, dtype, name):
         xp = self.xp
         if array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x):
             if array_api_compat.array_namespace(x) is not xp:
@@ -285,8 +402,11 @@ class Random:
         return backend.asarray(self.generator.normal(0.0, std, shape), dtype)
 
     def bernoulli(self, shape, p, *, backend: Backend, dtype):
-        """0/1 values, 1 with probability ``p`` (dropout keep-masks)."""
-        return backend.asarray(self.generator.random(shape) < p, dtype)
+        """0/1 values, 1 with probability ``p`` (dropout keep-masks): drawn on the host, sent as a
+        1-byte boolean mask and cast on the device (an eighth of a float64 mask's traffic)."""
+        keep = backend.asarray(self.generator.random(shape) < p)
+        with backend.context():
+            return backend.xp.astype(keep, backend.dtype(dtype))
 
     def permutation(self, n: int) -> np.ndarray:
         """A host permutation of ``range(n)`` (int64), to index batches with on any device."""
@@ -342,10 +462,9 @@ def _cached_backend(name: str, device) -> Backend:
 
 
 def _backend(name: str, device) -> Backend:
-    try:
-        return _cached_backend(name, device)
-    except TypeError:  # unhashable device object
-        return Backend(name, device)
+    if name != "cupy" and (device is None or isinstance(device, str)):
+        return _cached_backend(name, device)  # CuPy's default is the current device: never cached
+    return Backend(name, device)
 
 
 def _from_environment() -> Backend:

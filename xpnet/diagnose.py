@@ -62,7 +62,7 @@ import array_api_compat
 
 from . import losses as _losses
 from ._validation import check_X, check_y
-from .backend import to_numpy
+from .backend import on_model_device, to_numpy
 from .explain import flat_layers, layer_kind
 from .functional import one_hot
 from .layers import Sequential
@@ -243,6 +243,7 @@ def _name(index, layer):
     return f"{index} {type(layer).__name__}"
 
 
+@on_model_device
 def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) -> Report:
     """Examine ``model`` on ``(X, y)``: per-layer statistics and the findings they support.
 

@@ -123,7 +123,8 @@ def _probe(model, key, layer, n_in) -> int:
     xp = backend.xp
     dtype = backend.dtype(getattr(model, "dtype", "float32"))
     try:
-        Y = layer.forward(xp.zeros((2, n_in), dtype=dtype, device=backend.device))[0]
+        with backend.context():  # CuPy's zeros ignores device=
+            Y = layer.forward(xp.zeros((2, n_in), dtype=dtype, device=backend.device))[0]
         shape = tuple(Y.shape)
     except Exception as err:
         raise ValueError(f"cannot trace layer {key} ({type(layer).__name__}): it is not one of "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import array_api_compat
 
+from .backend import device_context, device_id
+
 _NAMESPACES: dict = {}
 
 
@@ -70,7 +72,8 @@ def log_softmax(Z, *, xp, axis=-1):
 
 def one_hot(labels, k: int, *, xp, dtype):
     """Integer labels ``(m,)`` as a one-hot matrix ``(m, k)`` of ``dtype`` on the labels' device."""
-    classes = xp.arange(k, dtype=labels.dtype, device=array_api_compat.device(labels))
+    with device_context(labels):  # CuPy's arange ignores device=
+        classes = xp.arange(k, dtype=labels.dtype, device=array_api_compat.device(labels))
     return xp.astype(labels[:, None] == classes[None, :], dtype)
 
 
@@ -81,13 +84,30 @@ def constant(value: float, shape: tuple, like, *, xp):
     """A ``shape`` array of ``value`` in the library, dtype and device of the array ``like``, made
     once per (library, dtype, device, shape, value) and shared: never write into it."""
     device = array_api_compat.device(like)  # not like.device: NumPy 1.26 arrays have none
-    key = (type(like), like.dtype, device, shape, value)
+    key = (type(like), like.dtype, device_id(device), shape, value)  # CuPy's Device is unhashable
     array = _CONSTANTS.get(key)
     if array is None:
         if len(_CONSTANTS) >= 32:  # batch sizes seen by one process are few; never grow unbounded
             _CONSTANTS.clear()
-        array = _CONSTANTS[key] = xp.full(shape, value, dtype=like.dtype, device=device)
+        with device_context(like):  # CuPy's full ignores device= and uses the current device
+            array = _CONSTANTS[key] = xp.full(shape, value, dtype=like.dtype, device=device)
     return array
+
+
+def at_least(X, bound: float, *, xp):
+    """``max(X, bound)`` elementwise, in ``X``'s dtype and on its device.
+
+    Not ``xp.clip(X, min=bound)``: array-api-compat's CuPy ``clip`` is the generic boolean-mask
+    version, and each CuPy boolean-mask assignment reads the number of selected elements back to
+    the host (two device synchronisations per bound). ``maximum`` against a shared 0-D constant is
+    one kernel, and takes no Python scalar (which the 2023.12 standard does not allow there).
+    """
+    return xp.maximum(X, constant(bound, (), X, xp=xp))
+
+
+def at_most(X, bound: float, *, xp):
+    """``min(X, bound)`` elementwise (see :func:`at_least`)."""
+    return xp.minimum(X, constant(bound, (), X, xp=xp))
 
 
 def batch_sum(dZ, *, xp):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import losses as _losses
 from ._validation import check_X, check_y
-from .backend import to_numpy
+from .backend import on_model_device, to_numpy
 from .layers import Dense, Sequential
 from .layers import n_outputs as _n_outputs
 
@@ -48,6 +48,7 @@ def _boundary(model, loss, X, y):
     return loss, X, check_y(model, loss, y, X.shape[0], n_outputs)
 
 
+@on_model_device
 def value_and_grad(model, loss, X, y, *, training=False):
     """The loss of ``model`` on ``(X, y)`` and its gradient with respect to every parameter.
 
@@ -74,6 +75,7 @@ def value_and_grad(model, loss, X, y, *, training=False):
     return loss_and_grads(model, loss, X, y, training=training)
 
 
+@on_model_device
 def gradcheck(model, loss, X, y, eps: float = 1e-6) -> dict[str, float]:
     """Compare backprop with central differences, in float64, for every parameter.
 

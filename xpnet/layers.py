@@ -87,19 +87,20 @@ class Dense(Layer):
     """
 
     def __init__(self, n_in: int, n_out: int, *, init="glorot_uniform", bias: bool = True,
-                 seed=None, backend=None, dtype="float32"):
+                 seed=None, backend=None, dtype="float32", device=None):
         super().__init__()
         for name, n in (("n_in", n_in), ("n_out", n_out)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise ValueError(f"{name} must be a positive int, got {n!r}")
         initializer = _init.get(init)
-        target = _backend.get(backend)
+        target = _backend.get(backend, device)
         dtype = _backend.dtype_name(dtype)
         random = _backend.Random(seed)
         self.n_in, self.n_out = n_in, n_out
-        self.params["W"] = initializer((n_in, n_out), random=random, backend=target, dtype=dtype)
-        if bias:
-            self.params["b"] = _init.zeros((n_out,), random=random, backend=target, dtype=dtype)
+        with target.context():  # CuPy's zeros ignores device= and allocates on the current device
+            self.params["W"] = initializer((n_in, n_out), random=random, backend=target, dtype=dtype)
+            if bias:
+                self.params["b"] = _init.zeros((n_out,), random=random, backend=target, dtype=dtype)
 
     def forward(self, X, training=False, *, input_grad=True):
         if X.shape[-1] != self.n_in:
@@ -438,18 +439,21 @@ class Sequential(Layer):
         ``None`` for it (training needs no gradient for the data)."""
         backwards = []
         skip = not input_grad  # through a leading Standardize too: nothing before it is trained
-        for layer in self.layers:
-            if skip and isinstance(layer, (Dense, Sequential)):
-                X, backward = layer.forward(X, training, input_grad=False)
-            else:
-                X, backward = layer.forward(X, training)
-            skip = skip and isinstance(layer, Standardize)
-            backwards.append(backward)
+        context = self._backend.context()  # the model's device is current for CuPy's kernels
+        with context:
+            for layer in self.layers:
+                if skip and isinstance(layer, (Dense, Sequential)):
+                    X, backward = layer.forward(X, training, input_grad=False)
+                else:
+                    X, backward = layer.forward(X, training)
+                skip = skip and isinstance(layer, Standardize)
+                backwards.append(backward)
 
         def backward(dY):
             per_layer = [None] * len(backwards)
-            for i in range(len(backwards) - 1, -1, -1):
-                dY, per_layer[i] = backwards[i](dY)
+            with context:
+                for i in range(len(backwards) - 1, -1, -1):
+                    dY, per_layer[i] = backwards[i](dY)
             return dY, {f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
 
         return X, backward
@@ -492,6 +496,10 @@ class Sequential(Layer):
         if missing or extra:
             raise ValueError(f"params keys do not match the model: missing {missing}, "
                              f"unexpected {extra} (expected {list(current)})")
+        with self._backend.context():
+            self._assign(self._staged(params, current))
+
+    def _staged(self, params, current) -> dict:
         xp = self._backend.xp
         staged = {}
         for key, old in current.items():
@@ -504,7 +512,7 @@ class Sequential(Layer):
             if not bool(xp.all(xp.isfinite(new))):
                 raise ValueError(f"params[{key!r}] holds NaN or infinite values")
             staged[key] = xp.asarray(new, copy=True)
-        self._assign(staged)
+        return staged
 
     def _assign(self, params: dict) -> None:
         """Set parameters from trusted, converted arrays (no checks)."""
@@ -617,7 +625,8 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)  # {self._backend} {self._dtype}"
 
 
-def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype="float32"):
+def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype="float32",
+        device=None):
     """A multi-layer perceptron: ``Dense`` layers with ``activation`` between them.
 
     Parameters
@@ -634,6 +643,8 @@ def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype
         Same seed, same initial weights, on every backend.
     backend, dtype
         Where the parameters live (default: the current default backend) and their dtype.
+    device : str, int or device object, optional
+        One of the backend's devices (``"cuda:1"``, ``"gpu"``, ``1``; default: its default).
 
     Weights use He initialisation after (leaky) ReLU layers and Glorot otherwise; biases start at 0.
 
@@ -653,7 +664,7 @@ def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype
         if value not in ACTIVATIONS:
             raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)}"
                              f"{' or None' if name == 'output' else ''}; got {value!r}")
-    target = _backend.get(backend)
+    target = _backend.get(backend, device)
     dtype = _backend.dtype_name(dtype)
     random = _backend.Random(seed)
     init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import array_api_compat
 
-from .backend import to_numpy
-from .functional import log_softmax, namespace, one_hot, softplus_and_sigmoid
+from .backend import on_device_of, to_numpy
+from .functional import at_least, log_softmax, namespace, one_hot, softplus_and_sigmoid
 from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
 
 # PyTorch's convention: log-probabilities are clamped at -100, so p = 0 costs 100, not inf.
@@ -37,7 +37,7 @@ def _namespace(pred, target, name):
 
 
 def _safe_log(P, *, xp):
-    return xp.clip(xp.log(xp.clip(P, min=xp.finfo(P.dtype).smallest_normal)), min=_LOG_FLOOR)
+    return at_least(xp.log(at_least(P, xp.finfo(P.dtype).smallest_normal, xp=xp)), _LOG_FLOOR, xp=xp)
 
 
 def _labels_found(values) -> str:
@@ -93,6 +93,7 @@ class BinaryCrossEntropy(Loss):
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
 
+    @on_device_of(1)
     def __call__(self, pred, target):
         _check_shapes(pred, target, "binary_crossentropy")
         xp = _namespace(pred, target, "binary_crossentropy")
@@ -101,7 +102,7 @@ class BinaryCrossEntropy(Loss):
             return _bce_from_logits(pred, target, n, xp=xp)
         P, Y = pred, target
         value = -xp.sum(Y * _safe_log(P, xp=xp) + (1.0 - Y) * _safe_log(1.0 - P, xp=xp)) / n
-        curvature = xp.clip(P * (1.0 - P), min=xp.finfo(P.dtype).smallest_normal)
+        curvature = at_least(P * (1.0 - P), xp.finfo(P.dtype).smallest_normal, xp=xp)
         return value, (P - Y) / curvature / n
 
     def prepare_target(self, y, n_outputs):
@@ -152,6 +153,7 @@ class CrossEntropy(Loss):
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
 
+    @on_device_of(1)
     def __call__(self, pred, target):
         xp = _namespace(pred, target, "crossentropy")
         if target.ndim == 1:
@@ -165,7 +167,7 @@ class CrossEntropy(Loss):
             G -= target
             G /= m
             return value, G
-        P = xp.clip(pred, min=xp.finfo(pred.dtype).smallest_normal)
+        P = at_least(pred, xp.finfo(pred.dtype).smallest_normal, xp=xp)
         return -xp.sum(target * _safe_log(P, xp=xp)) / m, -target / P / m
 
     def prepare_target(self, y, n_outputs):
@@ -205,6 +207,7 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
+    @on_device_of(1)
     def __call__(self, pred, target):
         _check_shapes(pred, target, "mse")
         xp = _namespace(pred, target, "mse")

@@ -31,10 +31,15 @@ average uniformly over the ``k`` outputs, as scikit-learn's ``multioutput="unifo
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat
+
+from .backend import on_device_of
+from .functional import at_least
 
 __all__ = [
     "METRICS", "accuracy", "f1", "get", "mean_absolute_error", "mean_squared_error", "precision",
@@ -111,8 +116,24 @@ def _flat(A, *, xp):
     return xp.reshape(A, (-1,)) if A.ndim == 2 else A
 
 
+_LABELS_CHECKED = contextvars.ContextVar("xpnet_labels_checked", default=False)
+
+
+@contextlib.contextmanager
+def labels_checked():
+    """Within the block, metrics trust their label arguments: ``fit`` and ``evaluate`` have
+    validated them once at the boundary, and each check reads a flag back from the device."""
+    token = _LABELS_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _LABELS_CHECKED.reset(token)
+
+
 def _check_labels(name: str, arg: str, labels, k: int, *, xp):
     """``ValueError`` naming a value of ``labels`` (floats) that is not an integer in [0, k)."""
+    if _LABELS_CHECKED.get():
+        return
     bad = (labels < 0) | (labels >= k) | (labels != xp.round(labels))
     if bool(xp.any(bad)):
         first = float(labels[int(xp.argmax(xp.astype(bad, labels.dtype)))])
@@ -184,11 +205,12 @@ def _average(name: str, c: _Classes, score, n_true, n_pred, average):
 
 def _ratio(num, den, *, xp):
     """num / den, and 0 where den == 0 (then num == 0 too): scikit-learn's zero_division=0."""
-    return num / xp.clip(den, min=1.0)
+    return num / at_least(den, 1.0, xp=xp)
 
 
 # -- classification metrics ------------------------------------------------------------------------
 
+@on_device_of(1)
 def accuracy(y_true, y_pred, *, threshold: float = 0.5):
     """Fraction of samples whose predicted class is the true class.
 
@@ -211,6 +233,7 @@ def accuracy(y_true, y_pred, *, threshold: float = 0.5):
     return c.xp.sum(c.xp.astype(c.t == c.p, c.dtype)) / c.m
 
 
+@on_device_of(1)
 def precision(y_true, y_pred, *, threshold: float = 0.5, average=None):
     """Precision ``tp / (tp + fp)``: the fraction of predictions of a class that are right.
 
@@ -233,6 +256,7 @@ def precision(y_true, y_pred, *, threshold: float = 0.5, average=None):
     return _average("precision", c, _ratio(tp, n_pred, xp=c.xp), n_true, n_pred, average)
 
 
+@on_device_of(1)
 def recall(y_true, y_pred, *, threshold: float = 0.5, average=None):
     """Recall ``tp / (tp + fn)``: the fraction of the samples of a class that are found.
 
@@ -248,6 +272,7 @@ def recall(y_true, y_pred, *, threshold: float = 0.5, average=None):
     return _average("recall", c, _ratio(tp, n_true, xp=c.xp), n_true, n_pred, average)
 
 
+@on_device_of(1)
 def f1(y_true, y_pred, *, threshold: float = 0.5, average=None):
     """F1 score ``2 tp / (2 tp + fp + fn)``, the harmonic mean of precision and recall.
 
@@ -292,6 +317,7 @@ def _binary_auc(s, t, *, xp, dtype):
     return xp.astype(twice_u, dtype) / (2.0 * xp.astype(n1 * n0, dtype))
 
 
+@on_device_of(1)
 def roc_auc(y_true, y_pred):
     """Area under the ROC curve: the probability that a random positive scores above a random
     negative (ties count one half).
@@ -348,6 +374,7 @@ def _outputs(name: str, y_true, y_pred):
     return xp, Yt, Yp
 
 
+@on_device_of(1)
 def mean_squared_error(y_true, y_pred):
     """Mean of ``(y_pred − y_true)²`` over every element (``"mse"``).
 
@@ -365,6 +392,7 @@ def mean_squared_error(y_true, y_pred):
     return xp.mean(E * E)
 
 
+@on_device_of(1)
 def mean_absolute_error(y_true, y_pred):
     """Mean of ``|y_pred − y_true|`` over every element (``"mae"``).
 
@@ -381,6 +409,7 @@ def mean_absolute_error(y_true, y_pred):
     return xp.mean(xp.abs(Yp - Yt))
 
 
+@on_device_of(1)
 def r2(y_true, y_pred):
     """Coefficient of determination ``1 − SS_res / SS_tot``, averaged uniformly over outputs.
 

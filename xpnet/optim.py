@@ -28,7 +28,7 @@ from numbers import Integral
 import array_api_compat
 
 from . import backend as _backend
-from .functional import namespace
+from .functional import at_most, namespace
 
 # Elements per block of a large parameter's update (256 KiB of float32): see Optimizer.step.
 BLOCK = 1 << 16
@@ -113,9 +113,14 @@ def clip_grad_norm(grads: Mapping, max_norm: float):
     if not isinstance(grads, Mapping) or not grads:
         raise ValueError(f"grads must be a non-empty dict of name -> array, got {grads!r}")
     xp = array_api_compat.array_namespace(*grads.values())
+    with _backend.device_context(next(iter(grads.values()))):
+        return _clip_grad_norm(grads, max_norm, xp=xp)
+
+
+def _clip_grad_norm(grads, max_norm, *, xp):
     norms = xp.stack([xp.linalg.vector_norm(g) for g in grads.values()])
     total = xp.asarray(xp.linalg.vector_norm(norms))  # NumPy reductions give scalars: a 0-D array
-    scale = xp.clip(max_norm / (total + 1e-6), max=1.0)
+    scale = at_most(max_norm / (total + 1e-6), 1.0, xp=xp)
     return {key: g * scale for key, g in grads.items()}, total
 
 
@@ -180,8 +185,8 @@ class Optimizer:
         Nothing changes when the arguments are inconsistent: a missing or extra key, a wrong
         shape or dtype raise ``ValueError`` naming the key before any update.
 
-        A parameter larger than :data:`BLOCK` elements is updated a block of rows at a time, so
-        the update's temporaries are small: a temporary as large as the parameter is a fresh
+        On NumPy, a parameter larger than :data:`BLOCK` elements is updated a block of rows at a
+        time, so the update's temporaries are small: a temporary as large as the parameter is a fresh
         mapping that the memory allocator faults in anew on every step (W2 with Adam: 1.6x the
         GEMM bound whole, 1.26x in blocks). Elementwise, so the result is the same to the bit.
         """
@@ -195,21 +200,27 @@ class Optimizer:
             if g.dtype != p.dtype or tuple(g.shape) != tuple(p.shape):
                 raise ValueError(f"grads[{key!r}] is {tuple(g.shape)} {g.dtype} but "
                                  f"params[{key!r}] is {tuple(p.shape)} {p.dtype}; they must match")
-        if self._pending is not None:
-            self._adopt(params)
-        self.iterations += 1
-        if not params:
-            return
-        xp = namespace(next(iter(params.values())))
+        first = next(iter(params.values()), None)
+        with _backend.device_context(first):  # CuPy allocates the state on the current device
+            if self._pending is not None:
+                self._adopt(params)
+            self.iterations += 1
+            if params:
+                self._step(params, grads, namespace(first))
+
+    def _step(self, params, grads, xp):
         if self.clip_norm is not None:
             grads = clip_grad_norm(grads, self.clip_norm)[0]
+        # Row blocks pay on NumPy only (its temporaries are fresh pages from the allocator); on a
+        # GPU each block is another ~10 kernel launches, so the whole parameter goes at once.
+        blocked = array_api_compat.is_numpy_namespace(xp)
         for key, p in params.items():
             g = grads[key]
             state = self._state.get(key)
             if state is None:
                 state = self._state[key] = {name: xp.zeros_like(p) for name in self.slot_names}
             size = math.prod(p.shape)
-            if size <= BLOCK:
+            if size <= BLOCK or not blocked:
                 self._decay_and_update(p, g, state, xp)
                 continue
             n, rows = p.shape[0], max(1, BLOCK * p.shape[0] // size)
@@ -238,6 +249,11 @@ class Optimizer:
             JSON-friendly apart from the arrays (copies, on the parameters' backend).
         """
         state = self._pending if self._pending is not None else self._state
+        first = next((a for slots in state.values() for a in slots.values()), None)
+        with _backend.device_context(first):  # CuPy copies onto the current device
+            return self._state_dict(state)
+
+    def _state_dict(self, state) -> dict:
         return {"name": type(self).__name__, "hyper": self.hyper, "step": self.iterations,
                 "slots": {s: {k: _copy(v[s]) for k, v in state.items()} for s in self.slot_names}}
 

@@ -102,7 +102,7 @@ class ParityReport:
 
 
 def _label(b) -> str:
-    device = str(b.device)
+    device = _backend.device_id(b.device)
     if "Device('" in device:  # array_api_strict.Device('device1') -> device1
         device = device.split("'")[1]
     return f"{b.name}:{device}"
@@ -110,6 +110,12 @@ def _label(b) -> str:
 
 def _run(model, target, loss, X, y, *, steps, lr, batch_size, seed, params, dtype):
     """Losses, gradients and parameters of ``steps`` SGD steps on ``target``, as NumPy arrays."""
+    with target.context():  # the steps below are hand-written array math: on its device
+        return _steps(model, target, loss, X, y, steps=steps, lr=lr, batch_size=batch_size,
+                      seed=seed, params=params, dtype=dtype)
+
+
+def _steps(model, target, loss, X, y, *, steps, lr, batch_size, seed, params, dtype):
     copy = model.copy()
     copy.to(target, dtype=dtype)
     copy.load_params(params)

@@ -38,7 +38,8 @@ def history(history, ax=None, keys=("loss", "val_loss")):
 
 def decision_boundary(model, X, y, ax=None, resolution=200):
     """The model's predicted class over the plane of a two-feature ``X``, with the points."""
-    X, y = np.asarray(X, dtype=np.float64), np.asarray(y).ravel()
+    # to_numpy, not np.asarray: CuPy refuses implicit conversion to NumPy (TypeError)
+    X, y = to_numpy(X).astype(np.float64), to_numpy(y).ravel()
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision_boundary needs X with 2 features, got shape {X.shape}")
     ax = _axes(ax)

@@ -2,7 +2,8 @@
 
 The parameters, defaults, fitted attributes and methods are those of
 :mod:`sklearn.neural_network`'s estimators of the same names (scikit-learn ≥ 1.6), plus ``backend``
-(``"auto"``: CuPy when a CUDA GPU answers, else NumPy) and ``dtype`` (``"float32"``). They work in
+(``"auto"``: CuPy when a CUDA GPU answers, else NumPy) and ``dtype`` (None: X's float dtype, as
+scikit-learn computes; ``"float32"``/``"float64"`` force one). They work in
 pipelines, grid searches and cross-validation, and pickle without any device array, so joblib (and
 its Dask backend) ships them to other processes and machines.
 
@@ -30,6 +31,7 @@ lists are assigned to ``coefs_``/``intercepts_``.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -63,6 +65,18 @@ _HIDDEN = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU
 
 # -- the pieces of xpnet, shaped to scikit-learn's definitions -------------------------------------
 
+
+
+def _on_device(method):
+    """Run an estimator's method with its backend's device current (CuPy: see
+    :meth:`xpnet.backend.Backend.context`)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _backend.get(self.backend).context():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 class _Dense(Dense):
     """A Dense layer with scikit-learn's L2 penalty in its backward pass.
@@ -195,6 +209,12 @@ class _SGD(_HostPickled, optim.SGD):
     (``"invscaling"``, ``"adaptive"``) the velocity keeps the past rates, as in scikit-learn.
     """
 
+    @property
+    def learning_rate(self):
+        """The current η, under scikit-learn's name (scripts read ``est._optimizer.learning_rate``
+        to follow ``"invscaling"`` and ``"adaptive"``)."""
+        return self.lr
+
     def _update(self, p, g, state, *, xp):
         if not self.momentum:
             p -= self.lr * g
@@ -208,6 +228,13 @@ class _SGD(_HostPickled, optim.SGD):
 class _Adam(_HostPickled, optim.Adam):
     """xpnet's Adam with the bias corrections folded into the step size, as scikit-learn (and the
     paper's efficient form): ``p ← p − η √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)``."""
+
+    @property
+    def learning_rate(self):
+        """The step size of the last step, ``η √(1 − β₂ᵗ) / (1 − β₁ᵗ)`` (η before the first), as
+        scikit-learn's ``AdamOptimizer.learning_rate``."""
+        t = self.iterations
+        return self.lr * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t) if t else self.lr
 
     def _update(self, p, g, state, *, xp):
         m, v, t = state["m"], state["v"], self.iterations
@@ -311,6 +338,20 @@ class _Convergence(Callback):
             print(f"{message} Stopping.")
         return True
 
+    def diverged(self, err):
+        """Early stopping survives a diverging epoch, as in scikit-learn (its issue 29504): the
+        epoch is recorded with a NaN loss and validation score, and the fit ends there, keeping
+        the best parameters (``on_train_end`` has restored them). scikit-learn trains on
+        through NaN epochs until ``n_iter_no_change`` stops it, to the same parameters."""
+        est = self.est
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_ = math.nan
+        est.loss_curve_.append(est.loss_)
+        est.validation_scores_.append(math.nan)
+        warnings.warn(f"{err} Early stopping keeps the parameters of the best validation score "
+                      f"({est.best_validation_score_}).", ConvergenceWarning, stacklevel=4)
+
     def on_train_end(self, logs=None):
         if self.validation is None:
             return
@@ -336,11 +377,12 @@ class _BaseMLP(BaseEstimator):
     _parameter_constraints: dict = {
         **_SkMLPClassifier._parameter_constraints,  # scikit-learn's own checks and messages
         "backend": [None, str, _backend.Backend],  # names are checked when the network is built
-        "dtype": [str, type, np.dtype],
+        "dtype": [None, str, type, np.dtype],
     }
 
     # -- fitting ----------------------------------------------------------------------------------
 
+    @_on_device
     def _fit(self, X, y, sample_weight=None, incremental=False):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
@@ -388,7 +430,11 @@ class _BaseMLP(BaseEstimator):
             bound = np.sqrt(bound_factor / (n_in + n_out))
             self.coefs_.append(self._random_state.uniform(-bound, bound, (n_in, n_out)).astype(dtype))
             self.intercepts_.append(self._random_state.uniform(-bound, bound, n_out).astype(dtype))
-        self._best_params = None
+        # As scikit-learn, early stopping falls back on the initial parameters if no epoch scores.
+        self._best_params = ({f"{2 * i}.{name}": np.array(value)
+                              for i, pair in enumerate(zip(self.coefs_, self.intercepts_, strict=True))
+                              for name, value in zip("Wb", pair, strict=True)}
+                             if self.early_stopping and self.solver != "lbfgs" else None)
         if self.solver != "lbfgs":
             self.loss_curve_, self._no_improvement_count = [], 0
             if self.early_stopping:
@@ -424,7 +470,7 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                                  "or the size of your dataset.")
             y_val = self._label_binarizer.inverse_transform(Y_val) if is_classifier(self) else Y_val
-            validation = (model.backend.asarray(X_val, self.dtype), y_val, weight_val)
+            validation = (model.backend.asarray(X_val, model.dtype), y_val, weight_val)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n)
@@ -434,15 +480,19 @@ class _BaseMLP(BaseEstimator):
                               "to be clipped", stacklevel=3)
             batch_size = int(np.clip(self.batch_size, 1, n))
         self.n_iter_ = 0
+        convergence = _Convergence(self, n, validation, incremental)
         try:
             model.fit(X, self._target(Y, sample_weight, X.dtype), loss=objective,
                       optimizer=self._optimizer, epochs=1 if incremental else self.max_iter,
                       batch_size=batch_size, shuffle=self.shuffle,
-                      seed=_Shuffle(self._random_state, n),
-                      callbacks=[_Convergence(self, n, validation, incremental)], metrics=(),
+                      seed=_Shuffle(self._random_state, n), callbacks=[convergence], metrics=(),
                       verbose=0)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
+        except DivergenceError as err:
+            if validation is None:
+                raise
+            convergence.diverged(err)
 
     def _fit_lbfgs(self, model, objective, X, target):
         """Full-batch L-BFGS-B (SciPy) on xpnet's loss and gradients, as scikit-learn's lbfgs."""
@@ -483,7 +533,7 @@ class _BaseMLP(BaseEstimator):
     def _network(self) -> Sequential:
         """The fitted network on the backend, rebuilt from ``coefs_``/``intercepts_`` after
         unpickling, or when those lists were replaced, or the backend or dtype changed."""
-        target, dtype = _backend.get(self.backend), _backend.dtype_name(self.dtype)
+        target, dtype = _backend.get(self.backend), _backend.dtype_name(self._np_dtype(False))
         cached = getattr(self, "_model", None)
         # Backends compare by name and device as text: device objects need not define equality.
         if cached is not None and cached[1] is self.coefs_ and cached[2] is self.intercepts_ \
@@ -506,6 +556,7 @@ class _BaseMLP(BaseEstimator):
         model = self._network()
         return model.forward(model.backend.asarray(X, model.dtype))[0]
 
+    @_on_device
     def _outputs(self, X):
         """The output activation of the logits, on the device: probabilities or predictions."""
         Z = self._logits(X)
@@ -517,7 +568,7 @@ class _BaseMLP(BaseEstimator):
         return xp.exp(Z) if self.out_activation_ == "exp" else Z
 
     def _check_X(self, X):
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._np_dtype(),
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._np_dtype(False),
                           reset=False)
         return X.toarray() if hasattr(X, "toarray") else X
 
@@ -531,13 +582,17 @@ class _BaseMLP(BaseEstimator):
 
     def _validate_X_y(self, X, y, reset, **options):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=self._np_dtype(), reset=reset, **options)
+                             dtype=self._np_dtype(reset), reset=reset, **options)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return (X.toarray() if hasattr(X, "toarray") else X), y
 
-    def _np_dtype(self):
-        return np.dtype(_backend.dtype_name(self.dtype))
+    def _np_dtype(self, reset):
+        """The dtype X is converted to: ``dtype`` when set; else, as scikit-learn, X's own float
+        dtype on a fresh fit (other dtypes become float64), and the fitted network's afterwards."""
+        if self.dtype is not None:
+            return np.dtype(_backend.dtype_name(self.dtype))
+        return (np.float64, np.float32) if reset else self.coefs_[0].dtype
 
     def _check_solver(self):
         if self.solver == "lbfgs":
@@ -611,8 +666,10 @@ _PARAMETERS_DOC = """\
         Where to compute: ``"auto"`` (CuPy on a CUDA GPU, else NumPy), ``"numpy"``, ``"cupy"``,
         ``"torch"``, ``"array_api_strict"``, a Backend (with its device), or None for xpnet's
         current default. Resolved when the network is built, in the process that uses it.
-    dtype : {"float32", "float64"}, default="float32"
-        The network's float dtype; inputs are converted to it.
+    dtype : {None, "float32", "float64"}, default=None
+        The network's float dtype. None: as scikit-learn, that of ``X`` at a fresh fit (float32
+        stays float32, float64 and any other dtype give float64); later data are converted to
+        it. A name forces that dtype whatever ``X`` is.
 """
 
 _ATTRIBUTES_DOC = """
@@ -668,7 +725,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, backend="auto", dtype="float32"):
+                 n_iter_no_change=10, max_fun=15000, backend="auto", dtype=None):
         _store(self, locals())
 
     def _out_activation(self):
@@ -718,6 +775,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         return self._decide(_backend.to_numpy(self._outputs(self._check_X(X))))
 
+    @_on_device
     def predict_proba(self, X):
         """Class probabilities ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
         check_is_fitted(self)
@@ -763,7 +821,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 backend="auto", dtype="float32"):
+                 backend="auto", dtype=None):
         _store(self, locals())
 
     def _out_activation(self):

@@ -27,7 +27,7 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
 from ._validation import check_X, check_y
-from .backend import Random, host_array, is_finite_number, is_memmap
+from .backend import Random, host_array, is_finite_number, is_memmap, on_model_device, to_numpy
 from .functional import log_softmax, sigmoid
 from .grad import forward_and_backward
 from .layers import n_outputs as _n_outputs
@@ -371,6 +371,7 @@ def _metric_functions(metrics):
             for m in metrics or ()}
 
 
+@on_model_device
 def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, validation_data=None,
         validation_split=0.0, shuffle=True, seed=None, callbacks=(), metrics=("accuracy",),
         verbose=1, initial_epoch=0):
@@ -524,15 +525,38 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
         for cb in callbacks:
             cb.on_batch_end(step, {"loss": value})
         check_interrupt()
-    epoch_loss = float(total) / train.m  # the epoch's one device sync
-    if not math.isfinite(epoch_loss) or not _params_finite(model):
-        _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, epoch, snapshot)
-    logs = {"loss": epoch_loss}
+    values = {"loss": total, "finite": _all_finite(model.params.values(), xp=xp)}
     if metric_fns:
         probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
         Y = xp.concat(targets, axis=0)
-        logs.update({name: float(fn(Y, probs)) for name, fn in metric_fns.items()})
+        with _metrics.labels_checked():  # check_y has checked them: no device sync per metric
+            values.update({name: fn(Y, probs) for name, fn in metric_fns.items()})
+    logs = _floats(values, xp=xp)  # the epoch's one device sync
+    logs["loss"] /= train.m
+    finite = logs.pop("finite")
+    if not (finite and math.isfinite(logs["loss"])):
+        _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, epoch, snapshot)
     return logs
+
+
+def _all_finite(arrays, *, xp):
+    """A 0-D boolean on the device: every element of every array is finite (no sync here)."""
+    flags = [xp.all(xp.isfinite(a)) for a in arrays]
+    return xp.all(xp.stack(flags)) if flags else True
+
+
+def _floats(values: dict, *, xp) -> dict:
+    """``{name: float}`` from 0-D device arrays (and plain numbers), copied to the host in one
+    transfer: every ``float()`` of a device array waits for the device, so an epoch waits once,
+    not once per value. The values are stacked in the dtype of the first one (the loss's)."""
+    arrays = {k: v for k, v in values.items() if not isinstance(v, (bool, int, float))
+              and tuple(getattr(v, "shape", (None,))) == ()}
+    floats = {k: float(v) for k, v in values.items() if k not in arrays}
+    if arrays:
+        dtype = next(iter(arrays.values())).dtype
+        host = to_numpy(xp.stack([xp.astype(v, dtype) for v in arrays.values()]))
+        floats.update(zip(arrays, host.tolist(), strict=True))
+    return {k: floats[k] for k in values}
 
 
 def _params_finite(model) -> bool:
@@ -592,13 +616,17 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
         pred = network.forward(X)[0]
         total = total + head(pred, Y)[0] * rows
         outputs.append(pred)
-    logs = {"loss": float(total) / data.m}
+    values = {"loss": total}
     if metric_fns:
         probs = _probabilities(model, loss, xp.concat(outputs, axis=0), xp=xp)
-        logs.update({name: float(fn(data.y, probs)) for name, fn in metric_fns.items()})
+        with _metrics.labels_checked():  # check_y has checked them: no device sync per metric
+            values.update({name: fn(data.y, probs) for name, fn in metric_fns.items()})
+    logs = _floats(values, xp=xp)  # one device sync
+    logs["loss"] /= data.m
     return logs
 
 
+@on_model_device
 def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     """``{"loss": ..., metric: ...}`` of ``model`` on ``(X, y)``; ``loss`` defaults to the loss of
     the last ``fit`` (or, for a loaded model, the one its file names)."""
@@ -617,6 +645,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     return _evaluate(model, loss, data, batch_size, metric_fns)
 
 
+@on_model_device
 def predict(model, X, batch_size=None):
     """The model's outputs for ``X`` on its backend (probabilities when it ends in
     Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default)."""
