@@ -106,13 +106,7 @@ def test_standardize_is_a_layer_gradcheck_passes_through(backend):
     assert list(model.params) == ["1.W", "1.b", "3.W", "3.b"]  # mean and std are not trained
     errors = xpnet.gradcheck(model, "binary_crossentropy", X, y)
     assert max(errors.values()) < 1e-6
-    # dX = dY / std: the input gradient against central differences of the layer alone
-    layer = xpnet.Standardize([1.0, -2.0, 0.5], [2.0, 4.0, 0.25], backend=backend,
-                              dtype="float64")
-    X0 = backend.asarray(np.ones((2, 3)), "float64")
-    dY = backend.asarray(np.arange(6.0).reshape(2, 3), "float64")
-    dX = xpnet.to_numpy(layer.forward(X0)[1](dY)[0])
-    np.testing.assert_allclose(dX, np.arange(6.0).reshape(2, 3) / [2.0, 4.0, 0.25])
+    # forward and dX = dY / std against plain NumPy: test_oracles.py's "standardize" case
     with pytest.raises(ValueError, match="std"):
         xpnet.Standardize([0.0, 1.0], [1.0, 0.0])
 
