@@ -15,15 +15,19 @@ import sys
 import time
 import warnings
 
-import joblib
-from distributed import Client, LocalCluster
-from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+try:
+    import joblib
+    from distributed import Client, LocalCluster
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-from xpnet.sklearn import MLPClassifier
+    from xpnet.sklearn import MLPClassifier
+except ImportError as err:  # one line saying what to install, not a traceback
+    sys.exit(f"dask_grid_search.py needs scikit-learn and dask: pip install 'xpnet[sklearn,dask]' "
+             f"({err})")
 
 PARAM_GRID = {
     "mlpclassifier__hidden_layer_sizes": [(32,), (64,)],

@@ -1,6 +1,7 @@
 """Multi-class: scikit-learn's 8x8 digits with a 64-64-10 ReLU network and softmax cross-entropy.
 
-Needs scikit-learn for the data (pip install scikit-learn). Run: python examples/digits.py
+Needs scikit-learn for the data (pip install "xpnet[sklearn]"). Run: python examples/digits.py
+[numpy|torch|...]
 """
 
 import sys
@@ -15,8 +16,11 @@ def main(backend=None, epochs=30):
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        print("this example needs scikit-learn: pip install scikit-learn")
-        return None
+        sys.exit("digits.py needs scikit-learn for the data: pip install 'xpnet[sklearn]'")
+    try:
+        backend = xpnet.backend.get(backend)
+    except ValueError as err:  # an unavailable backend: one line, not a traceback
+        sys.exit(f"digits.py: error: {err}")
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.25, random_state=0,
                                                         stratify=y)

@@ -43,7 +43,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default=None, help="numpy (default), torch, cupy, auto, ...")
     args = parser.parse_args(argv)
-    backend = xpnet.backend.get(args.backend)
+    try:
+        backend = xpnet.backend.get(args.backend)
+    except ValueError as err:  # an unavailable backend: one line, not a traceback
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(f"backend: {backend}")
     problems = {
         "XOR": (datasets.xor(), dict(steps=3000, lr=5.0, seed=1)),

@@ -129,21 +129,23 @@ def test_explain_prints_the_question_network_by_default(capsys):
 
 
 def test_explain_options(capsys):
-    args = ["explain", "--layers", "4,8,3", "--activation", "relu", "--batch-size", "16",
-            "--convention", "both"]
+    args = ["explain", "--inputs", "4", "--layers", "8", "--outputs", "3", "--activation", "relu",
+            "--batch-size", "16", "--convention", "both"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Softmax" in out and "cross-entropy" in out and "fused:" in out
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("dW2 ="))
     assert "(8, 16) @ (16, 3) -> (8, 3)" in line and "| dW2 = dZ2 @ A1.T" in line
-    assert main(["explain", "--layers", "3,4,2", "--output", "none", "--loss", "mse",
+    assert main(["explain", "--inputs", "3", "--layers", "4", "--outputs", "2", "--output", "none",
+                 "--loss", "mse",
                  "--convention", "column"]) == 0
     out = capsys.readouterr().out
     assert "dZ2 = 2 * (Z2 - Y) / (m*2)" in out and "Z1 = W1 @ X + b1" in out
 
 
 @pytest.mark.parametrize("args, message", [
-    (["explain", "--layers", "3"], "--layers needs at least two sizes"),
+    (["explain", "--layers", "0,3"], "--layers must be positive ints"),
+    (["explain", "--outputs", "0"], "argument --outputs: must be an int >= 1"),
     (["explain", "--batch-size", "0"], "argument --batch-size: must be an int >= 1"),
     (["explain", "--convention", "diagonal"], "invalid choice: 'diagonal'"),
     (["explain", "--loss", "hinge"], "invalid choice: 'hinge'"),

@@ -41,9 +41,11 @@ def _run_python(code, *args, **kwargs):
 @pytest.mark.parametrize("make", [lambda: optim.Adam(lr=0.01), lambda: optim.RMSprop(lr=0.01)],
                          ids=["Adam", "RMSprop"])
 def test_optimizer_state_overflow_is_a_divergence_error(backend, make, tmp_path):
-    # a linear output under binary cross-entropy: gradients of ~1e38, finite, whose squares
-    # overflow float32; the loss and the parameters stay finite, every update is 0
+    # gradients of ~1e21, finite, whose squares overflow float32 (issue 11 found it with a linear
+    # output under binary cross-entropy, which fit now refuses; unscaled data does the same):
+    # the loss (~1e36) and the parameters stay finite, and every update is 0
     X, y = datasets.two_moons(n=100, seed=0)
+    X, y = X * 1e3, y * 1e18
     model = xpnet.mlp([2, 5, 1], seed=0, backend=backend)
     start = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
     optimizer = make()
@@ -51,8 +53,8 @@ def test_optimizer_state_overflow_is_a_divergence_error(backend, make, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and no NumPy overflow warning before the error
         with pytest.raises(xpnet.DivergenceError, match="optimizer state") as info:
-            model.fit(X, y, loss="binary_crossentropy", optimizer=optimizer, epochs=5,
-                      callbacks=[checkpoint], verbose=0)
+            model.fit(X, y, loss="mse", optimizer=optimizer, epochs=5, callbacks=[checkpoint],
+                      verbose=0, metrics=())
     assert (info.value.epoch, info.value.step) == (0, 0)
     for key, value in model.params.items():  # the last finite parameters: those before step 1
         np.testing.assert_array_equal(xpnet.to_numpy(value), start[key], err_msg=key)
@@ -406,8 +408,8 @@ def test_resume_refuses_a_damaged_checkpoint(backend, tmp_path, changes, field):
 
 def test_resume_from_the_final_checkpoint_says_the_run_is_complete(backend, tmp_path):
     path, X, y = _checkpoint(tmp_path, backend)
-    with pytest.raises(ValueError, match="the run is already complete: .*ckpt.xpnet was saved "
-                                         "after epoch 2, and epochs=2"):
+    with pytest.raises(ValueError, match="the run is already complete: .*ckpt.xpnet already "
+                                         "holds 2 epochs, and epochs=2"):
         xpnet.resume(path, X, y, epochs=2, verbose=0, backend=backend)
 
 

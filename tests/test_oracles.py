@@ -24,6 +24,7 @@ from xpnet.layers import (
     Sequential,
     Sigmoid,
     Softmax,
+    Standardize,
     Tanh,
 )
 
@@ -201,10 +202,15 @@ def _ref_dropout(layer, X, dY, Y):
     return X * M, dY * M, {}
 
 
+def _ref_standardize(layer, X, dY, Y):
+    mean, std = np.asarray(layer.config()["mean"]), np.asarray(layer.config()["std"])
+    return (X - mean) / std, dY / std, {}  # ∂((x − μ)/σ)/∂x = 1/σ; μ and σ are not trained
+
+
 REFERENCES = {
     Dense: _ref_dense, Sigmoid: _ref_sigmoid, Tanh: _ref_tanh, ReLU: _ref_relu,
     LeakyReLU: _ref_leaky_relu, Softmax: _ref_softmax, Identity: _ref_identity,
-    Dropout: _ref_dropout,
+    Dropout: _ref_dropout, Standardize: _ref_standardize,
 }
 
 # (layer built on a backend, training): every built-in layer, Dropout in both modes
@@ -219,6 +225,8 @@ LAYER_CASES = {
     "identity": (lambda kw: Identity(), False),
     "dropout_training": (lambda kw: Dropout(0.4, seed=0), True),
     "dropout_inference": (lambda kw: Dropout(0.4, seed=0), False),
+    "standardize": (lambda kw: Standardize([1.0, -2.0, 0.0, 3.0], [0.5, 2.0, 1.0, 4.0], **kw),
+                    False),
 }
 
 

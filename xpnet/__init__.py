@@ -20,6 +20,7 @@ from .layers import (
     Sequential,
     Sigmoid,
     Softmax,
+    Standardize,
     Tanh,
     mlp,
 )
@@ -40,7 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CSVLogger", "Callback", "Dense", "Diagnostics", "DivergenceError", "Dropout", "EarlyStopping",
     "History", "Identity", "Layer", "LearningRateScheduler", "LeakyReLU", "ModelCheckpoint", "ReLU",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "backend", "check_backends", "datasets", "diagnose",
-    "explain", "gradcheck", "init", "load", "load_checkpoint", "losses", "metrics", "mlp", "optim",
-    "resume", "to_numpy", "value_and_grad",
+    "Sequential", "Sigmoid", "Softmax", "Standardize", "Tanh", "backend", "check_backends",
+    "datasets", "diagnose", "explain", "gradcheck", "init", "load", "load_checkpoint", "losses",
+    "metrics", "mlp", "optim", "resume", "to_numpy", "value_and_grad",
 ]

@@ -51,6 +51,15 @@ def _cuda_available() -> bool:
         return False
 
 
+def unavailable_reason(name: str) -> str:
+    """Why backend ``name`` is not usable, in the words ``xpnet info`` uses too."""
+    import importlib.util
+
+    if name == "cupy" and importlib.util.find_spec("cupy") is not None:
+        return "cupy is installed, but no CUDA device answers"
+    return f"{name} is not installed"
+
+
 @functools.cache
 def _importable(name: str) -> bool:
     if name == "cupy":
@@ -442,8 +451,8 @@ def get(name=None, device=None) -> Backend:
             f"(available here: {available()})"
         )
     if not _importable(name):
-        why = "no CUDA device answers" if name == "cupy" else f"{name} is not installed"
-        raise ValueError(f"backend {name!r} is not available here ({why}); available: {available()}")
+        raise ValueError(f"backend {name!r} is not available here ({unavailable_reason(name)}); "
+                         f"available: {available()}")
     return _backend(name, device)
 
 

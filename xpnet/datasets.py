@@ -229,7 +229,7 @@ def _parse_number(text: str, where: str) -> int | float:
 
 
 def load_csv(path, target=-1, *, delimiter: str = ","):
-    """Read a numeric table with a header row: one column is the target, the others features.
+    """Read a table with a header row: one column is the target, the others numeric features.
 
     Parameters
     ----------
@@ -247,7 +247,9 @@ def load_csv(path, target=-1, *, delimiter: str = ","):
     X : numpy.ndarray, float64, shape (m, n_features)
         Every column but the target, in file order.
     y : numpy.ndarray, shape (m,)
-        The target column: int64 when every value is an integer (``3`` or ``3.0``), else float64.
+        The target column: int64 when every value is an integer (``3`` or ``3.0``), float64 when
+        every value is a number, else the labels as strings (``"setosa"``, ...: a column in which
+        no value is a number).
     feature_names : list of str
         The names of X's columns.
 
@@ -287,13 +289,17 @@ def load_csv(path, target=-1, *, delimiter: str = ","):
             if len(fields) != len(columns):
                 raise ValueError(f"{name}, line {line}: {len(fields)} fields, but the header has "
                                  f"{len(columns)} columns {columns}")
-            values = [_parse_number(fields[i], f"{name}, line {line}, column {columns[i]!r}")
-                      for i in range(len(columns))]
-            rows.append([values[i] for i in features])
+            rows.append([_parse_number(fields[i], f"{name}, line {line}, column {columns[i]!r}")
+                         for i in features])
             if j is not None:
-                targets.append(values[j])
+                targets.append((fields[j].strip(), line))
     if not rows:
         raise ValueError(f"{name}: no data rows after the header")
+    if j is not None:
+        targets = _target_values(targets, f"{name}, column {columns[j]!r}")
+        if isinstance(targets[0], str):
+            return np.asarray(rows, dtype=np.float64), np.asarray(targets), \
+                [columns[i] for i in features]
 
     X = np.asarray(rows, dtype=np.float64)
     if j is None:
@@ -301,6 +307,23 @@ def load_csv(path, target=-1, *, delimiter: str = ","):
     integral = all(-(2**63) <= v < 2**63 and float(v).is_integer() for v in targets)
     y = np.asarray(targets, dtype=np.int64 if integral else np.float64)
     return X, y, [columns[i] for i in features]
+
+
+def _target_values(fields: list, where: str) -> list:
+    """The target's values: numbers, or text labels when no value is a number."""
+    numbers = []
+    for text, _ in fields:
+        try:
+            numbers.append(_parse_number(text, where))
+        except ValueError:
+            numbers.append(None)
+    if all(v is None for v in numbers) and all(text for text, _ in fields):
+        return [text for text, _ in fields]  # class labels
+    for (text, line), value in zip(fields, numbers, strict=True):
+        if value is None:  # a number column with a bad field: say where
+            _parse_number(text, f"{where.split(', column')[0]}, line {line}, column"
+                                f"{where.split(', column')[1]}")
+    return numbers
 
 
 def _target_index(name: str, columns: list[str], target) -> int:

@@ -30,14 +30,20 @@ unfused_loss           warning   probabilities (Sigmoid/Softmax) reach a loss on
                                  through another layer, so xpnet cannot fuse them; or a
                                  from_logits loss is given probabilities
 same_sign_weights      warning   every weight of a Dense layer (>= 8 weights) has the same sign
+                                 (Diagnostics: at initialisation only, the cause it names)
 saturation             warning   > 50% of a hidden sigmoid/tanh layer's outputs have a slope
                                  below 5% of its maximum
 vanishing_gradients    warning   the gradient reaching the first Dense layer is < 1/100 of the
-                                 one at the last (RMS of dZ), through >= 2 sigmoid/tanh layers
+                                 one at the last (RMS of dZ), through >= 2 sigmoid/tanh layers,
+                                 > 25% of some such layer's outputs saturated
 dead_relu              warning   > 50% of a ReLU layer's units are 0 for every sample (error: all)
 constant_prediction    warning   the outputs vary by < 1e-4 over the samples
 non_finite             error     the loss or a gradient is NaN or infinite
 large_updates          warning   an update moves a Dense layer's weights by > 10% of their norm
+lr_too_high            error     (Diagnostics) one step moved a Dense layer's weights by more
+                                 than their own norm, or by > 10% while the loss ends above
+                                 2x that of a constant prediction; findings that then appear
+                                 only during training are named as its consequences
 lr_diverges            error     (curve) the loss ends > 1.5x its minimum and above its start
 lr_oscillates          warning   (curve) >= 40% of the last 20 epochs' changes are rises, and
                                  the changes average > 10% of the loss and > 5% of the first loss
@@ -70,11 +76,16 @@ SATURATION_SLOPE = 0.05        # slope / max slope below which a sigmoid/tanh ou
 SATURATED_FRACTION = 0.5       # hidden layer: fraction of saturated outputs that makes a finding
 DEAD_FRACTION = 0.5            # ReLU layer: fraction of units dead on every sample
 VANISHING_RATIO = 1e-2         # RMS(dZ first Dense) / RMS(dZ last Dense)
+VANISHING_SATURATED = 0.25     # ... with a layer between this saturated: the cause named is true
 SAME_SIGN_MIN_WEIGHTS = 8      # Dense layers with fewer weights are not judged
 INPUT_SCALE = 5.0              # |mean| or std of a column above this: unscaled
 INPUT_SPREAD = 20.0            # ratio of the largest to the smallest column std
 CONSTANT_SPREAD = 1e-4         # max - min of an output over the samples
 LARGE_UPDATE = 0.1             # ||ΔW|| / ||W|| for one step
+LR_STEP_MAX = 1.0              # ||ΔW|| / ||W|| of one step beyond which the lr is too high, alone
+LR_WORSE = 2.0                 # final loss / constant-prediction loss that, with a large step, too
+_CONSEQUENCES = {"saturation", "vanishing_gradients", "constant_prediction", "dead_relu",
+                 "loss_stuck"}  # what too large a step leaves behind
 DIVERGE_FACTOR = 1.5
 OSCILLATE_RISES, OSCILLATE_AMPLITUDE, OSCILLATE_SCALE, OSCILLATE_WINDOW = 0.4, 0.1, 0.05, 20
 DECAY_MEAN, DECAY_LAST, DECAY_MIN_EPOCHS = 0.2, 0.05, 10
@@ -219,9 +230,10 @@ def _num(value):
 def _resolve_loss(model, loss):
     if loss is not None:
         return _losses.get(loss)
-    info = getattr(model, "_fit_info", None)
-    if info and info.get("loss") is not None:
-        return info["loss"]
+    from .io import trained_loss
+
+    if trained_loss(model) is not None:
+        return trained_loss(model)
     kind = layer_kind(flat_layers(model)[-1][1]) if model.layers else ""
     return {"sigmoid": _losses.BinaryCrossEntropy(), "softmax": _losses.CrossEntropy()}.get(
         kind, _losses.MeanSquaredError())
@@ -268,7 +280,8 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
     loss = _resolve_loss(model, loss)
     X = check_X(model, X)
     report = Report()
-    report.findings += _input_findings(X)
+    if not (model.layers and layer_kind(model.layers[0]) == "standardize"):  # the model scales X
+        report.findings += _input_findings(X)
     label_findings, Y = _labels(model, loss, X, y)
     report.findings += label_findings
     report.findings += _fusion_findings(model, loss)
@@ -587,7 +600,8 @@ def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
         between = [s for s in stats if s.kind in ("sigmoid", "tanh")
                    and _position(s.index, pairs) > _position(first.index, pairs)
                    and _position(s.index, pairs) < _position(final.index, pairs)]
-        if final.delta_rms > 0 and len(between) >= 2 \
+        saturated = [s for s in between if (s.saturated or 0.0) > VANISHING_SATURATED]
+        if final.delta_rms > 0 and len(between) >= 2 and saturated \
                 and first.delta_rms < VANISHING_RATIO * final.delta_rms:
             chain = ", ".join(f"{s.index}: {s.delta_rms:.2g}" for s in measured)
             findings.append(Finding(
@@ -596,7 +610,8 @@ def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
                 f"{first.delta_rms / final.delta_rms:.2g} times the one at layer {final.index} "
                 f"(RMS of dZ per Dense layer: {chain}), through {len(between)} "
                 f"{'/'.join(sorted({s.kind for s in between}))} layers whose slope is at most "
-                "0.25 (sigmoid) each",
+                "0.25 (sigmoid) each and near 0 once saturated (saturated outputs: "
+                + ", ".join(f"layer {s.index} {100 * s.saturated:.0f}%" for s in saturated) + ")",
                 "use zero-mean initial weights and standardised inputs so the sigmoids work "
                 "near their steepest point; for deeper networks use ReLU/tanh hidden layers"))
     # constant prediction
@@ -619,6 +634,13 @@ def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
         if s.update_ratio is not None and s.update_ratio > LARGE_UPDATE:
             findings.append(_large_update(s, layers))
     return findings
+
+
+def _consequence(f):
+    """A finding that appeared during training, attributed to the learning rate."""
+    return Finding(f.rule, f.severity, f.layer, f.evidence,
+                   "a consequence of the steps being too large (see lr_too_high): the initial "
+                   "model did not have it; lower the learning rate first")
 
 
 def _large_update(s, layers):
@@ -792,7 +814,7 @@ class Diagnostics(Callback):
                 entry.update(saturated=s.saturated, dead=s.dead, grad_norm=s.grad_norm,
                              delta_rms=s.delta_rms)
         self.records.append({"epoch": epoch, "loss": (logs or {}).get("loss"), "lr": self._lr,
-                             "layers": layers})
+                             "val_loss": (logs or {}).get("val_loss"), "layers": layers})
 
     def on_train_end(self, logs=None):
         findings = []
@@ -801,12 +823,13 @@ class Diagnostics(Callback):
             for f in self.initial.findings:
                 findings.append(Finding(f.rule, f.severity, f.layer,
                                         f"at initialisation: {f.evidence}", f.advice))
+        seen = {(f.rule, f.layer) for f in findings}
         if self.X is not None:
             self.final = diagnose(self.model, *self._sample(), loss=self._loss())
-            seen = {(f.rule, f.layer) for f in findings}
+            # same-sign weights are a defect of an initialiser; a trained network may have them
             findings += [Finding(f.rule, f.severity, f.layer, f"after training: {f.evidence}",
                                  f.advice) for f in self.final.findings
-                         if (f.rule, f.layer) not in seen]
+                         if (f.rule, f.layer) not in seen and f.rule != "same_sign_weights"]
             report.layers, report.loss, report.baseline = (self.final.layers, self.final.loss,
                                                            self.final.baseline)
             last = self.records[-1]["layers"] if self.records else {}
@@ -826,5 +849,35 @@ class Diagnostics(Callback):
                 f = _large_update(s, pairs)
                 findings.append(Finding(f.rule, f.severity, f.layer,
                                         f"median over the epochs: {f.evidence}", f.advice))
+        lr_finding = self._lr_finding(losses, baseline if baseline is not None else (
+            self.final.baseline if self.final is not None else None))
+        if lr_finding is not None:  # what appeared only during training is its consequence
+            findings = [lr_finding, *(_consequence(f) if f.rule in _CONSEQUENCES
+                                      and (f.rule, f.layer) not in seen else f for f in findings)]
         report.findings = _sorted(findings)
         self.report = report
+
+    def _lr_finding(self, losses, baseline):
+        """``lr_too_high`` from the largest one-step update ratio and the loss curve, or None."""
+        steps = [(r["layers"][k]["update_ratio"], r["epoch"], k) for r in self.records
+                 for k in r["layers"] if r["layers"][k].get("update_ratio") is not None]
+        if not steps:
+            return None
+        ratio, epoch, key = max(steps)
+        worse = bool(losses) and baseline is not None and losses[-1] > LR_WORSE * baseline
+        if not (ratio > LR_STEP_MAX or (ratio > LARGE_UPDATE and worse)):
+            return None
+        lr = next((r["lr"] for r in self.records if r["lr"] is not None), None)
+        evidence = (f"one step moved {key}.W by {100 * ratio:.0f}% of its norm (epoch {epoch + 1}; "
+                    "healthy training: about 0.1-5%)")
+        if losses and baseline is not None:
+            evidence += (f"; the loss ends at {losses[-1]:.4g}, "
+                         + (f"{losses[-1] / baseline:.1f}x" if worse else "against")
+                         + f" the {baseline:.4g} of a constant prediction")
+        val = [r["val_loss"] for r in self.records if r.get("val_loss") is not None]
+        if len(val) > 1:
+            evidence += f"; the validation loss ranged over {min(val):.3g}-{max(val):.3g}"
+        return Finding("lr_too_high", "error", None, evidence,
+                       f"lower the learning rate{f' (lr={lr:g})' if lr is not None else ''} by "
+                       "10-100x: SGD on standardised inputs works near 0.1-1, Adam near 1e-3-1e-2; "
+                       "or clip gradients (clip_norm=)")

@@ -26,7 +26,18 @@ import math
 from dataclasses import dataclass, field
 
 from . import losses as _losses
-from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import (
+    Dense,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Standardize,
+    Tanh,
+)
 
 __all__ = ["Explanation", "Step", "explain", "summary"]
 
@@ -36,7 +47,7 @@ CONVENTIONS = ("row", "column", "both")
 # traced as a custom layer.
 _KINDS = ((Dense, "dense"), (Sigmoid, "sigmoid"), (Tanh, "tanh"), (ReLU, "relu"),
           (LeakyReLU, "leaky_relu"), (Softmax, "softmax"), (Identity, "identity"),
-          (Dropout, "dropout"))
+          (Dropout, "dropout"), (Standardize, "standardize"))
 
 
 def layer_kind(layer) -> str:
@@ -165,6 +176,8 @@ def summary(model) -> str:
                  f"{_shape_text(('m', widths[-1])) if widths else '(m, ?)'}; total parameters "
                  f"{total}; dtype {model.dtype}; backend {model.backend.name}; device "
                  f"{model.backend.device}")
+    if model.classes is not None:
+        lines.append(f"  classes: {', '.join(map(str, model.classes))}")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -439,7 +452,8 @@ def explain(model, batch_size="m", loss=None, convention="row") -> Explanation:
               (m, layer.n_out), op="matmul_bias", layer=key,
               implementation="xpnet.layers.Dense.forward")
         else:
-            letter = {"dropout": "D", "custom": "H", "identity": "I"}.get(kind, "A")
+            letter = {"dropout": "D", "custom": "H", "identity": "I", "standardize": "S"}.get(
+                kind, "A")
             y = _fresh(f"{letter}{level}", used)
             row, col, note = _forward_text(kind, layer, x, y, m)
             is_output = fused and key == pairs[-1][0]
@@ -515,6 +529,8 @@ def _short(layer) -> str:
         return f"Dropout({layer.rate})"
     if kind == "leaky_relu":
         return f"LeakyReLU({layer.slope})"
+    if kind == "standardize":
+        return f"Standardize({layer.n_in})"
     return type(layer).__name__
 
 
@@ -534,6 +550,9 @@ def _forward_text(kind, layer, x, y, m):
                 "each row (sample) sums to 1")
     if kind == "identity":
         return f"{y} = {x}", f"{y} = {x}", ""
+    if kind == "standardize":
+        return (f"{y} = ({x} - mean) / std", f"{y} = ({x} - mean) / std",
+                "the preprocessing saved with the model (mean, std per feature; not trained)")
     if kind == "dropout":
         mask = f"M{y[1:]}"
         return (f"{y} = {x} * {mask}", f"{y} = {x} * {mask}",
@@ -563,6 +582,8 @@ def _backward_text(kind, layer, x, y, dx, dy):
                 f"{dx} = {y} * ({dy} - sum({dy} * {y}, axis=0, keepdims=True))", 2, ", ")
     if kind == "identity":
         return f"{dx} = {dy}", f"{dx} = {dy}", 1, " -> "
+    if kind == "standardize":
+        return f"{dx} = {dy} / std", f"{dx} = {dy} / std", 1, " -> "
     mask = f"M{y[1:]}"
     return f"{dx} = {dy} * {mask}", f"{dx} = {dy} * {mask}", 2, " * "
 

@@ -71,6 +71,7 @@ def value_and_grad(model, loss, X, y, *, training=False):
         ``∂value/∂param`` with the keys and shapes of ``model.params``.
     """
     loss, X, y = _boundary(model, loss, X, y)
+    _losses.check_model(model, loss)
     return loss_and_grads(model, loss, X, y, training=training)
 
 

@@ -6,7 +6,10 @@ A model file is a zip archive holding
   it, the float ``dtype``, the ``architecture`` (``{"type": "Sequential", "config": {"layers":
   [...]}}``, each layer ``{"type": name, "config": {...}}``), ``params`` mapping each parameter
   key (``"0.W"``, ...) to an array reference, and optionally ``optimizer`` (the optimizer's
-  ``state_dict()``) and ``extra`` (anything JSON-serialisable: epoch, RNG state, history).
+  ``state_dict()``), ``classes`` (``model.classes``: a classifier's labels) and ``extra``
+  (anything JSON-serialisable: epoch, RNG state, history), and ``loss`` (``{"name", "from_logits"}``:
+  the loss it was trained with, the default of ``evaluate``). A ``Standardize`` layer's mean and std
+  are in its config.
 * one ``.npy`` member per array (``params/0.W.npy``, ``optimizer/3.npy``, ``extra/5.npy``),
   written with ``allow_pickle=False``. An array reference is
   ``{"__ndarray__": member, "shape": [...], "dtype": name}``.
@@ -39,7 +42,19 @@ import array_api_compat
 import numpy as np
 
 from . import backend as _backend
-from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from . import losses as _losses
+from .layers import (
+    Dense,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Standardize,
+    Tanh,
+)
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAYERS", "load", "load_checkpoint", "save"]
 
@@ -62,12 +77,14 @@ LAYERS = {
     "Softmax": (Softmax, set()),
     "Identity": (Identity, set()),
     "Dropout": (Dropout, {"rate"}),
+    "Standardize": (Standardize, {"mean", "std"}),
     "Sequential": (Sequential, {"layers"}),
 }
 _DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
            "float16", "float32", "float64"}
 _REQUIRED = {"format", "format_version", "xpnet_version", "dtype", "architecture", "params"}
-_OPTIONAL = {"optimizer", "extra"}
+_OPTIONAL = {"optimizer", "extra", "classes", "loss"}
+MAX_CLASSES = 1 << 20
 
 
 class _Invalid(ValueError):
@@ -112,6 +129,11 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
     meta["params"] = {key: _store(arrays, value, f"params/{key}.npy", f"parameter {key!r}",
                                   finite=True, dtype=model.dtype)
                       for key, value in model.params.items()}
+    if model.classes is not None:
+        meta["classes"] = _check_classes(model.classes, "cannot save: model.classes")
+    loss = trained_loss(model)
+    if loss is not None and type(loss) in _losses.LOSSES.values():  # so evaluate() knows it
+        meta["loss"] = {"name": loss.name, "from_logits": bool(getattr(loss, "from_logits", False))}
     if optimizer is not None:
         state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
         meta["optimizer"] = _encode(state, "optimizer state", lambda value, where: _store(
@@ -130,6 +152,33 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
         raise ValueError(f"cannot save {total} bytes of arrays: the format holds at most "
                          f"{MAX_ARRAY_BYTES}")
     _write_atomic(target, json.dumps(meta, indent=1).encode("utf-8"), arrays)
+
+
+def trained_loss(model):
+    """The loss ``model`` was last trained with (by ``fit``, or as saved in its file), or None."""
+    info = getattr(model, "_fit_info", None) or {}
+    return info.get("loss") or getattr(model, "_saved_loss", None)
+
+
+def _loss_of(spec):
+    """The loss a file names: ``{"name": "binary_crossentropy", "from_logits": bool}``."""
+    if not isinstance(spec, dict) or set(spec) != {"name", "from_logits"} \
+            or spec["name"] not in _losses.LOSSES or not isinstance(spec["from_logits"], bool):
+        raise _Invalid(f"loss must be {{'name': one of {sorted(_losses.LOSSES)}, 'from_logits': "
+                       f"bool}}, got {reprlib.repr(spec)}")
+    cls = _losses.LOSSES[spec["name"]]
+    return cls(from_logits=True) if spec["from_logits"] else cls()
+
+
+def _check_classes(classes, where: str) -> list:
+    """``classes`` as a JSON list of distinct labels (str, int or float); ``_Invalid`` otherwise."""
+    if hasattr(classes, "tolist"):
+        classes = classes.tolist()
+    if not isinstance(classes, (list, tuple)) or not 2 <= len(classes) <= MAX_CLASSES or not all(
+            type(c) in (str, int, float) for c in classes) or len(set(classes)) != len(classes):
+        raise _Invalid(f"{where} must be a list of 2 to {MAX_CLASSES} distinct labels (str, int "
+                       f"or float), got {reprlib.repr(classes)}")
+    return list(classes)
 
 
 def _architecture(layer, path: tuple) -> dict:
@@ -455,6 +504,10 @@ def _check_meta(meta, max_bytes: int = MAX_ARRAY_BYTES) -> dict:
     for key in ("optimizer", "extra"):
         if not isinstance(meta.get(key), (dict, type(None))):
             raise _Invalid(f"{key} must be an object or null")
+    if meta.get("classes") is not None:
+        _check_classes(meta["classes"], "classes")
+    if meta.get("loss") is not None:
+        _loss_of(meta["loss"])
     refs: dict = {}
     for key, ref in meta["params"].items():
         _check_ref(ref, f"parameter {key!r}", refs, finite=True, dtype=dtype)
@@ -570,7 +623,11 @@ def _model(meta: dict, arrays: dict, target) -> Sequential:
     if set(have) != set(declared):
         raise _Invalid(f"parameters do not match the architecture: {META} lists "
                        f"{sorted(declared)}, the architecture has {sorted(have)}")
-    return model.to(target, dtype)  # the parameters are there already: the backend and dtype set
+    model.to(target, dtype)  # the parameters are there already: the backend and dtype set
+    model.classes = meta.get("classes")
+    if meta.get("loss") is not None:
+        model._saved_loss = _loss_of(meta["loss"])
+    return model
 
 
 def _build(spec, path: tuple, declared: dict, target, dtype: str, stored: dict):

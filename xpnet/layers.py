@@ -13,6 +13,7 @@ implementation runs on NumPy, CuPy, PyTorch and array-api-strict.
 from __future__ import annotations
 
 import copy
+import math
 
 import array_api_compat
 
@@ -316,6 +317,77 @@ class Dropout(Layer):
         return f"Dropout({self.rate})"
 
 
+class Standardize(Layer):
+    """Feature scaling fixed at construction: ``(X − mean) / std``, with no trainable parameters.
+
+    Put at the front of a network, it carries the preprocessing with the model, so a saved model
+    predicts on raw features (``xpnet train`` builds its models this way).
+
+    Parameters
+    ----------
+    mean, std : array-like, shape (n,)
+        Per-feature mean and standard deviation (finite; ``std > 0``). Non-trainable state: kept in
+        the model file, moved by ``model.to``, absent from ``model.params``.
+    backend, dtype
+        Where the two vectors live and their float dtype.
+
+    Notes
+    -----
+    ::
+
+        Forward:   Y  = (X − mean) / std     X, Y (m, n)   mean, std (n,)
+        Backward:  dX = dY / std             (m, n)
+    """
+
+    def __init__(self, mean, std, *, backend=None, dtype="float32"):
+        super().__init__()
+        host = {}
+        for name, value in (("mean", mean), ("std", std)):
+            host[name] = _backend.to_numpy(_backend.host_array(value, name)).astype("float64")
+            if host[name].ndim != 1 or host[name].size == 0:
+                raise ValueError(f"{name} must be a non-empty 1-D vector (one value per feature), "
+                                 f"got shape {host[name].shape}")
+        if host["mean"].shape != host["std"].shape:
+            raise ValueError(f"mean has {host['mean'].size} features but std has "
+                             f"{host['std'].size}; they must match")
+        if not all(math.isfinite(v) for v in [*host["mean"].tolist(), *host["std"].tolist()]) \
+                or not (host["std"] > 0).all():
+            raise ValueError("mean must be finite and std finite and > 0 (replace a zero std "
+                             "of a constant column by 1)")
+        self.n_in = int(host["mean"].size)
+        self._host = host
+        self.to(backend, dtype)
+
+    def to(self, backend=None, dtype=None):
+        target = _backend.get(backend)
+        dtype = _backend.dtype_name(dtype) if dtype is not None else getattr(self, "_dtype",
+                                                                                "float32")
+        self.mean, self.std = (target.asarray(self._host[k], dtype) for k in ("mean", "std"))
+        self._dtype = dtype
+        return self
+
+    def forward(self, X, training=False):
+        if X.shape[-1] != self.n_in:
+            raise ValueError(f"Standardize takes {self.n_in} input features, got X of shape "
+                             f"{tuple(X.shape)}")
+        if _namespace(self.mean) is not _namespace(X) or self.mean.dtype != X.dtype \
+                or array_api_compat.device(self.mean) != array_api_compat.device(X):
+            self.to(_backend.of(X), _backend.dtype_name(X.dtype))  # follow the data once
+        mean, std = self.mean, self.std
+        Y = (X - mean) / std
+
+        def backward(dY):
+            return (None if dY is None else dY / std), {}
+
+        return Y, backward
+
+    def config(self) -> dict:
+        return {"mean": self._host["mean"].tolist(), "std": self._host["std"].tolist()}
+
+    def __repr__(self) -> str:
+        return f"Standardize({self.n_in})"
+
+
 ACTIVATIONS = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
@@ -331,7 +403,12 @@ class Sequential(Layer):
 
     Parameters are exposed flat as ``"{index}.{name}"`` (``"0.W"``, ``"0.b"``, ``"2.W"``, ...), the
     index being the layer's position. All parameters live on one backend with one float dtype.
+
+    ``classes`` (default ``None``) holds the class labels of a classifier, output ``j`` (or, for
+    one sigmoid output, probability ``p`` > 0.5) meaning ``classes[j]``; it is saved with the model.
     """
+
+    classes = None
 
     def __init__(self, *layers: Layer):
         super().__init__()
@@ -362,13 +439,15 @@ class Sequential(Layer):
         """``input_grad=False``: the backward pass skips the first layer's ``dX`` and returns
         ``None`` for it (training needs no gradient for the data)."""
         backwards = []
+        skip = not input_grad  # through a leading Standardize too: nothing before it is trained
         context = self._backend.context()  # the model's device is current for CuPy's kernels
         with context:
-            for i, layer in enumerate(self.layers):
-                if i == 0 and not input_grad and isinstance(layer, (Dense, Sequential)):
+            for layer in self.layers:
+                if skip and isinstance(layer, (Dense, Sequential)):
                     X, backward = layer.forward(X, training, input_grad=False)
                 else:
                     X, backward = layer.forward(X, training)
+                skip = skip and isinstance(layer, Standardize)
                 backwards.append(backward)
 
         def backward(dY):
@@ -621,7 +700,7 @@ def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype
 def n_inputs(model) -> int | None:
     """The number of input features the model takes (from its first Dense layer)."""
     for layer in getattr(model, "layers", [model]):
-        if isinstance(layer, Dense):
+        if isinstance(layer, (Dense, Standardize)):
             return layer.n_in
         if isinstance(layer, Sequential):
             return n_inputs(layer)

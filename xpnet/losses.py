@@ -16,7 +16,7 @@ import array_api_compat
 
 from .backend import on_device_of, to_numpy
 from .functional import at_least, log_softmax, namespace, one_hot, softplus_and_sigmoid
-from .layers import Sequential, Sigmoid, Softmax
+from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
 
 # PyTorch's convention: log-probabilities are clamped at -100, so p = 0 costs 100, not inf.
 _LOG_FLOOR = -100.0
@@ -247,3 +247,30 @@ def fuse(model, loss: Loss):
         if isinstance(last, Softmax) and type(loss) is CrossEntropy:
             return model[:-1], CrossEntropy(from_logits=True)
     return model, loss
+
+
+def check_model(model, loss: Loss) -> None:
+    """Refuse a loss on probabilities for a model whose outputs cannot be probabilities.
+
+    Binary cross-entropy or cross-entropy with ``from_logits=False`` after a model that ends in
+    ``Dense`` (or ReLU, LeakyReLU, Tanh; Identity and Dropout looked through) takes ``log`` of
+    logits: training runs, and ends at garbage. ``ValueError`` with the two fixes. Custom last
+    layers are trusted.
+    """
+    if type(loss) not in (BinaryCrossEntropy, CrossEntropy) or loss.from_logits:
+        return
+    last = model
+    while isinstance(last, Sequential):
+        layers = [layer for layer in last.layers if type(layer) not in (Identity, Dropout)]
+        if not layers:
+            return
+        last = layers[-1]
+    if type(last) not in (Dense, ReLU, LeakyReLU, Tanh):
+        return
+    binary = type(loss) is BinaryCrossEntropy
+    output, cls = ("sigmoid", "BinaryCrossEntropy") if binary else ("softmax", "CrossEntropy")
+    raise ValueError(
+        f"loss={loss.name!r} expects probabilities but the model ends in {type(last).__name__}, "
+        f"whose outputs are not in (0, 1): training would take the log of logits. End the model "
+        f"in {output.capitalize()} (mlp(..., output={output!r})), or pass the logits to "
+        f"loss=xpnet.losses.{cls}(from_logits=True)")

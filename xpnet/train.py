@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import numpy as np
 
@@ -151,10 +152,12 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``path`` (``"{epoch}"`` in it is replaced by the epoch
-    number, counted from 1), with the optimizer state, epoch, random state and history, so that
-    ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when ``monitor`` improves."""
+    number, counted from 1), with the optimizer state, epoch, random state, history and fit
+    options, so that ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when
+    ``monitor`` improves; ``extra`` (JSON values) is saved beside them."""
 
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", *,
+                 extra=None):
         self.path, self.monitor = os.fspath(path), monitor
         try:  # a bad pattern is refused here, not after the first epoch
             self.path.format(epoch=1)
@@ -163,6 +166,7 @@ class ModelCheckpoint(Callback):
                              f"({type(err).__name__}: {err})") from None
         self.save_best_only = _check_flag("save_best_only", save_best_only)
         self.mode = _mode(mode, monitor)
+        self.extra = dict(extra or {})
 
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -176,7 +180,25 @@ class ModelCheckpoint(Callback):
         from . import io
 
         io.save(self.model, self.path.format(epoch=epoch + 1), optimizer=self.optimizer,
-                extra=_resume_state(self.model, epoch, logs))
+                extra={**self.extra, **_resume_state(self.model, epoch, logs)})
+
+
+def save_checkpoint(model, path, *, extra=None) -> None:
+    """Write a checkpoint of ``model`` as it stands during or after its last ``fit`` — e.g. after
+    Ctrl-C (a ``KeyboardInterrupt`` at a step boundary) — that :func:`resume` continues from.
+
+    The epoch recorded is the last completed one; steps taken in an interrupted epoch stay in the
+    parameters and optimizer state, and resuming starts the next epoch from them (the run goes on,
+    but is no longer step for step the uninterrupted one). ``extra``: more JSON values to keep.
+    """
+    from . import io
+
+    info = getattr(model, "_fit_info", None)
+    if info is None:
+        raise ValueError("save_checkpoint needs a model that has been trained with fit")
+    epochs = info["history"].epoch
+    state = _resume_state(model, epochs[-1] if epochs else info["initial_epoch"] - 1)
+    io.save(model, path, optimizer=info["optimizer"], extra={**(extra or {}), **state})
 
 
 class LearningRateScheduler(Callback):
@@ -429,6 +451,31 @@ def _check_monitors(callbacks, metric_fns, validation) -> None:
             _monitored(cb, dict.fromkeys(logged))
 
 
+def _names(metrics):
+    return (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
+
+
+def _labels(y):
+    """The class labels of a host target (integer labels, 0/1 columns or one-hot rows)."""
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    return set((y.argmax(axis=1) if y.ndim == 2 else y).tolist())
+
+
+def _warn_unrepresentative(fraction, y_train, y_val) -> None:
+    """Warn when the held-out rows cannot measure the classifier: one class, or unseen ones."""
+    train, val = _labels(y_train), _labels(y_val)
+    if len(val) == 1:
+        why = f"hold only class {next(iter(val))!r}: are the rows sorted by class?"
+    elif val - train:
+        why = (f"hold classes {sorted(val - train)} that the training rows lack (rare classes, "
+               "or rows sorted by class)")
+    else:
+        return
+    warnings.warn(f"validation_split={fraction}: the validation rows (the last {100 * fraction:g}% "
+                  f"of the rows, as given) {why}; validation scores then measure little. Shuffle "
+                  "X and y first, or pass validation_data", UserWarning, stacklevel=4)
+
+
 def _metric_functions(metrics):
     if isinstance(metrics, str):
         metrics = (metrics,)
@@ -445,10 +492,13 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     loss, optimizer, metric_fns, callbacks, random, epochs, batch_size, initial_epoch, shuffle = \
         _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
                  callbacks, seed)
+    _losses.check_model(model, loss)
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_split:
         (X, y), validation_data = _split(X, y, validation_split)
+        if isinstance(loss, (_losses.BinaryCrossEntropy, _losses.CrossEntropy)):
+            _warn_unrepresentative(validation_split, y, validation_data[1])
     n_out = _output_width(model, X)
     train = _Data(model, loss, X, y, n_out)
     val = None
@@ -457,9 +507,13 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
     _check_monitors(callbacks, metric_fns, val is not None)
+    options = {"batch_size": batch_size, "shuffle": shuffle, "validation_split": validation_split,
+               "validation_data": validation_data is not None and not validation_split,
+               "metrics": list(metric_fns) if all(isinstance(m, str) for m in _names(metrics))
+               else None}
     return _train(model, loss, optimizer, train, val, epochs=epochs, batch_size=batch_size,
                   shuffle=shuffle, random=random, metric_fns=metric_fns, callbacks=callbacks,
-                  verbose=verbose, initial_epoch=initial_epoch)
+                  verbose=verbose, initial_epoch=initial_epoch, options=options)
 
 
 def _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
@@ -486,12 +540,16 @@ def _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbos
 
 
 def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, random, metric_fns,
-           callbacks, verbose, initial_epoch):
-    """The epochs, on checked options and validated data (``_Data`` or one with its methods)."""
+           callbacks, verbose, initial_epoch, options=None):
+    """The epochs, on checked options and validated data (``_Data`` or one with its methods);
+    ``options``: what a checkpoint records for :func:`resume` to train on the same way."""
     history = History()
     model.stop_training = False
     model.history = history
-    model._fit_info = {"loss": loss, "random": random, "history": history}
+    model._fit_info = {"loss": loss, "random": random, "history": history,
+                       "prior": model.__dict__.pop("_resumed_history", {}),
+                       "optimizer": optimizer, "initial_epoch": initial_epoch,
+                       "options": options or {}}
     callbacks.append(_Progress(verbose, epochs, initial_epoch))
     for cb in callbacks:
         cb.model, cb.optimizer, cb.history = model, optimizer, history
@@ -508,6 +566,8 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
                     if val is not None:
                         logs.update({f"val_{k}": v for k, v in
                                      _evaluate(model, loss, val, batch_size, metric_fns).items()})
+                if any(isinstance(cb, LearningRateScheduler) for cb in callbacks):
+                    logs["lr"] = optimizer.lr  # before any callback reads the logs, whatever the order
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 history.append(epoch, logs)
@@ -560,13 +620,20 @@ def _output_width(model, X) -> int:
     return n_out
 
 
-def _resume_state(model, epoch, logs) -> dict:
-    """What a checkpoint needs besides parameters and optimizer state to resume after ``epoch``."""
+def _resume_state(model, epoch, logs=None) -> dict:
+    """What a checkpoint needs besides parameters and optimizer state to resume after ``epoch``
+    (``logs``: that epoch's, not yet in the history), the history of a resumed run included."""
     info = model._fit_info
-    history = {k: [*v, logs[k]] for k, v in info["history"].history.items()} or \
-        {k: [v] for k, v in logs.items()}
-    return {"epoch": epoch + 1, "loss": info["loss"].name, "history": history,
-            "random_states": [r.state for r in _random_sources(model, info["random"])]}
+    history = {k: list(v) for k, v in info["prior"].items()}
+    for k, v in info["history"].history.items():
+        history.setdefault(k, []).extend(v)
+    for k, v in (logs or {}).items():
+        history.setdefault(k, []).append(v)
+    loss = info["loss"]
+    return {"epoch": epoch + 1, "history": history,
+            "loss": {"name": loss.name, "from_logits": bool(getattr(loss, "from_logits", False))},
+            "random_states": [r.state for r in _random_sources(model, info["random"])],
+            "fit_options": info["options"]}
 
 
 def _random_sources(model, random):
@@ -714,12 +781,16 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
 @on_model_device
 def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     """``{"loss": ..., metric: ...}`` of ``model`` on ``(X, y)``; ``loss`` defaults to the loss of
-    the last ``fit``."""
+    the last ``fit`` (or, for a loaded model, the one its file names)."""
     if loss is None:
-        if getattr(model, "_fit_info", None) is None:
-            raise ValueError("loss is required: the model has not been fitted")
-        loss = model._fit_info["loss"]
+        from .io import trained_loss
+
+        loss = trained_loss(model)
+        if loss is None:
+            raise ValueError("loss is required: the model has not been fitted (nor loaded from a "
+                             "file that names its loss)")
     loss = _losses.get(loss)
+    _losses.check_model(model, loss)
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     metric_fns = _metric_functions(metrics)
     data = _Data(model, loss, X, y, _output_width(model, X))
@@ -750,14 +821,23 @@ def predict(model, X, batch_size=None):
 def resume(path, X, y, *, epochs, backend=None, **fit_options):
     """Continue a run from a :class:`ModelCheckpoint` file exactly where it stopped.
 
-    Loads the model, the optimizer state, the random streams (shuffle and dropout) and the history
-    saved at ``path``, then fits from the saved epoch up to ``epochs``; with the same data and
-    options the result equals the uninterrupted run. Returns ``(model, history)``, the history
-    covering every epoch from the first. With ``client=`` (and dask arrays) it continues on a
-    Dask cluster, as :func:`xpnet.distributed.fit`.
+    Loads the model, the optimizer state, the random streams (shuffle and dropout), the history
+    and the options ``fit`` ran with (``batch_size``, ``shuffle``, ``validation_split``,
+    ``metrics``) saved at ``path``, then fits from the saved epoch up to ``epochs``; with the same
+    data the result equals the uninterrupted run. Options given here replace the saved ones;
+    ``loss``, ``optimizer``, ``seed`` and ``initial_epoch`` are the checkpoint's and cannot be
+    given. A run that had ``validation_data`` needs it again. Returns ``(model, history)``, the
+    history covering every epoch from the first. With ``client=`` (and dask arrays) it continues
+    on a Dask cluster, as :func:`xpnet.distributed.fit`.
     """
     from .io import load_checkpoint
 
+    name = os.fspath(path)
+    fixed = sorted({"loss", "optimizer", "seed", "initial_epoch"} & set(fit_options))
+    if fixed:
+        raise ValueError(f"resume: {', '.join(fixed)} cannot be given: the checkpoint {name} "
+                         "holds the loss, the optimizer and its state, the random streams and "
+                         "the epoch it continues from")
     model, optimizer_state, extra = load_checkpoint(path, backend)
     name = os.fspath(path)
     if optimizer_state is None or not isinstance(extra, dict) or "random_states" not in extra:
@@ -766,19 +846,51 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     _restore_checkpoint(name, model, random, extra)
     epochs = _check_int("epochs", epochs, 1)
     if extra["epoch"] >= epochs:
-        raise ValueError(f"the run is already complete: {name} was saved after epoch "
-                         f"{extra['epoch']}, and epochs={epochs}; pass a larger epochs to train on")
+        raise ValueError(f"the run is already complete: {name} already holds {extra['epoch']} "
+                         f"epochs, and epochs={epochs}; give the total number of epochs to reach")
     try:
         optimizer = _optim.from_state_dict(optimizer_state)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{name}: damaged checkpoint: optimizer state: {err}") from None
+    stored = dict(extra.get("fit_options") or {})
+    if stored.pop("validation_data", False) and "validation_data" not in fit_options:
+        raise ValueError(f"{name} was written by a run with validation_data: pass the same "
+                         "validation_data= to resume")
+    options = {k: v for k, v in stored.items() if v is not None}
+    if "validation_data" in fit_options:
+        options.pop("validation_split", None)
+    options.update(fit_options)
+    model._resumed_history = extra["history"]  # so checkpoints of this run hold every epoch
+    loss = _checkpoint_loss(name, extra["loss"])
     # model.fit, not fit: ``client=`` among the options resumes on a Dask cluster
-    history = model.fit(X, y, loss=extra["loss"], optimizer=optimizer, epochs=epochs,
-                        initial_epoch=extra["epoch"], seed=random, **fit_options)
+    history = model.fit(X, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                        initial_epoch=extra["epoch"], seed=random, **options)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
     return model, history
+
+
+_FIT_OPTIONS = {  # what a checkpoint records of fit's options, and the values each may take
+    "batch_size": lambda v: v is None or (type(v) is int and v >= 1),
+    "shuffle": lambda v: isinstance(v, bool),
+    "validation_split": lambda v: is_finite_number(v) and 0 <= v < 1,
+    "validation_data": lambda v: isinstance(v, bool),
+    "metrics": lambda v: v is None or (isinstance(v, list) and all(
+        isinstance(m, str) and m in _metrics.METRICS for m in v)),
+}
+
+
+def _checkpoint_loss(name, saved) -> _losses.Loss:
+    """The loss a checkpoint records: a name (older files) or ``{"name", "from_logits"}``."""
+    if isinstance(saved, dict) and set(saved) == {"name", "from_logits"} \
+            and saved["name"] in _losses.LOSSES and isinstance(saved["from_logits"], bool):
+        options = {"from_logits": True} if saved["from_logits"] else {}
+        return _losses.LOSSES[saved["name"]](**options)
+    if isinstance(saved, str) and saved in _losses.LOSSES:
+        return _losses.get(saved)
+    raise ValueError(f"{name}: damaged checkpoint: loss must be one of {sorted(_losses.LOSSES)} "
+                     f"or {{'name': ..., 'from_logits': bool}}, got {saved!r:.100}")
 
 
 def _restore_checkpoint(name, model, random, extra) -> None:
@@ -792,12 +904,11 @@ def _restore_checkpoint(name, model, random, extra) -> None:
     epoch = extra.get("epoch")
     if type(epoch) is not int or epoch < 1:
         raise bad("epoch", "an int >= 1")
-    if not isinstance(extra.get("loss"), str):
-        raise bad("loss", "a loss name")
-    try:
-        _losses.get(extra["loss"])
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{name}: damaged checkpoint: loss: {err}") from None
+    _checkpoint_loss(name, extra.get("loss"))
+    options = extra.get("fit_options", {})
+    if not isinstance(options, dict) or set(options) - set(_FIT_OPTIONS) or not all(
+            ok(options[key]) for key, ok in _FIT_OPTIONS.items() if key in options):
+        raise bad("fit_options", f"a dict of {sorted(_FIT_OPTIONS)} with fit's types")
     history = extra.get("history")
     if not isinstance(history, dict) or not all(
             isinstance(values, list) and len(values) == epoch
