@@ -13,6 +13,11 @@ from xpnet import backend as B
 
 STRICT_API_VERSION = "2023.12"  # the oldest standard xpnet supports: catches newer-only features
 
+if os.environ.get("XPNET_BACKEND") == "jax":  # the suite tests float64 too: JAX needs x64 first
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
 
 def _backend_names():
     requested = os.environ.get("XPNET_BACKEND") or None

@@ -211,11 +211,13 @@ class _SGD(_HostPickled, optim.SGD):
     def _update(self, p, g, state, *, xp):
         if not self.momentum:
             p -= self.lr * g
-            return
+            return p
         v = state["b"]
         v *= self.momentum
         v -= self.lr * g
+        state["b"] = v  # new arrays (immutable ones, JAX) go back into the state and params
         p += self.momentum * v - self.lr * g if self.nesterov else v
+        return p
 
 
 class _Adam(_HostPickled, optim.Adam):
@@ -228,8 +230,10 @@ class _Adam(_HostPickled, optim.Adam):
         m += (1.0 - self.beta1) * g
         v *= self.beta2
         v += (1.0 - self.beta2) * (g * g)
+        state["m"], state["v"] = m, v
         step_size = self.lr * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
         p -= step_size * (m / (xp.sqrt(v) + self.eps))
+        return p
 
 
 class _Shuffle(_backend.Random):
