@@ -28,7 +28,7 @@ HAS_CUDA = shutil.which("nvidia-smi") is not None
 STANDIN = str(Path(__file__).resolve().parent / "tests" / "standin")
 
 BACKENDS = {
-    "numpy": ["-e", ".[test,sklearn,dask]"],
+    "numpy": ["-e", ".[test,sklearn,dask,onnx]"],
     "array_api_strict": ["-e", ".[test]"],
     "torch": ["-e", ".[test,torch,sklearn,dask]"],
     "cupy-standin": ["-e", ".[test,sklearn,dask]"],

@@ -229,8 +229,9 @@ def _fifty_sgd_steps(backend, X, y):
     for _ in range(50):
         value, grads = xpnet.value_and_grad(model, "binary_crossentropy", X, y)
         with model.backend.context():  # the hand-written step runs on the model's device (CuPy)
-            for key, param in model.params.items():
-                param -= 0.5 * grads[key]
+            params = model.params  # assignment writes through: immutable arrays (JAX) too
+            for key in params:
+                params[key] = params[key] - 0.5 * grads[key]
         curve.append(float(value))
     return np.array(curve), {k: xpnet.to_numpy(v) for k, v in model.params.items()}
 

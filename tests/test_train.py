@@ -66,8 +66,9 @@ def test_full_batch_fit_is_gradient_descent(backend):
     for _ in range(5):
         _, grads = xpnet.value_and_grad(by_hand, "binary_crossentropy", X, y)
         with backend.context():  # hand-written array math runs on the model's device (CuPy)
-            for key, param in by_hand.params.items():
-                param -= 0.5 * grads[key]
+            params = by_hand.params  # assignment writes through: immutable arrays (JAX) too
+            for key in params:
+                params[key] = params[key] - 0.5 * grads[key]
     for key, value in _params(model).items():
         np.testing.assert_allclose(value, _params(by_hand)[key], rtol=1e-12)
 

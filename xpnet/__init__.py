@@ -23,6 +23,7 @@ from .layers import (
     Tanh,
     mlp,
 )
+from .onnx import export_onnx
 from .parity import check_backends
 from .train import (
     Callback,
@@ -41,6 +42,6 @@ __all__ = [
     "CSVLogger", "Callback", "Dense", "Diagnostics", "DivergenceError", "Dropout", "EarlyStopping",
     "History", "Identity", "Layer", "LearningRateScheduler", "LeakyReLU", "ModelCheckpoint", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "backend", "check_backends", "datasets", "diagnose",
-    "explain", "gradcheck", "init", "load", "load_checkpoint", "losses", "metrics", "mlp", "optim",
-    "resume", "to_numpy", "value_and_grad",
+    "explain", "export_onnx", "gradcheck", "init", "load", "load_checkpoint", "losses", "metrics",
+    "mlp", "optim", "resume", "to_numpy", "value_and_grad",
 ]

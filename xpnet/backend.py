@@ -91,7 +91,8 @@ _LIBRARIES: dict[str, Library] = {
     "jax": Library("jax", _import("jax.numpy"), writeable=False, float64=_jax_float64, builtin=True,
                    how="install jax; for float64 call jax.config.update('jax_enable_x64', True) "
                        "before any JAX array is made"),
-    "dask": Library("dask", _import("array_api_compat.dask.array"), builtin=True,
+    # Dask arrays support __setitem__ but not in-place operators (``p -= g`` rebinds): not writeable.
+    "dask": Library("dask", _import("array_api_compat.dask.array"), writeable=False, builtin=True,
                     how="install xpnet[dask]"),
     "array_api_strict": Library("array_api_strict", _import("array_api_strict"), builtin=True,
                                 how="install xpnet[strict]"),

@@ -23,8 +23,9 @@ import numpy as np
 from . import __version__, datasets, optim
 from . import backend as _backend
 from .io import load_checkpoint
-from .layers import ACTIVATIONS, mlp
+from .layers import ACTIVATIONS, mlp, n_inputs
 from .losses import LOSSES
+from .onnx import export_onnx
 from .train import DivergenceError
 
 EXIT_USAGE = 2
@@ -104,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
                                       "present, is ignored)")
     predict.add_argument("--backend", default=None)
     predict.add_argument("--out", default="-", help="output CSV ('-' for stdout)")
+
+    export = commands.add_parser(
+        "export", help="export a saved model to ONNX (needs xpnet[onnx])",
+        description="Write a saved model's inference as an ONNX file, traced from its own forward "
+                    "pass; a model from 'xpnet train' keeps its input standardisation and labels.")
+    export.add_argument("model", help="a model file (from 'xpnet train' or model.save)")
+    export.add_argument("out", help="the .onnx file to write")
 
     explain = commands.add_parser(
         "explain", help="print every forward and backward operation of a network, with shapes",
@@ -278,16 +286,28 @@ def _installed(distribution: str) -> bool:
     return True
 
 
+def _export(args) -> int:
+    model, _, extra = load_checkpoint(args.model, "numpy")
+    kwargs = {}
+    if isinstance(extra, dict) and {"mean", "std", "classes"} <= set(extra):  # from 'xpnet train'
+        kwargs = {"preprocessing": {"mean": extra["mean"], "std": extra["std"]},
+                  "classes": extra["classes"]}
+    export_onnx(model, args.out, **kwargs)
+    inputs = f"X (N, {n_inputs(model)}) {model.dtype}"
+    print(f"wrote {args.out}: input {inputs}, output Y" + (", label" if kwargs.get("classes") else ""))
+    return 0
+
+
 def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"train": _train, "predict": _predict, "explain": _explain,
+        return {"train": _train, "predict": _predict, "explain": _explain, "export": _export,
                 "info": _info}[args.command](args)
     except _UsageError as err:
         print(f"xpnet: error: {err} (see xpnet --help)", file=sys.stderr)
     except FileNotFoundError as err:
         print(f"xpnet: error: no such file: {err.filename}", file=sys.stderr)
-    except (ValueError, TypeError, DivergenceError, OSError) as err:
+    except (ValueError, TypeError, DivergenceError, OSError, ImportError) as err:
         print(f"xpnet: error: {err}", file=sys.stderr)
     return EXIT_USAGE
 

@@ -544,6 +544,13 @@ class Sequential(Layer):
 
         save(self, path, optimizer=optimizer, extra=extra)
 
+    def export_onnx(self, path, **kwargs) -> str:
+        """Write inference as an ONNX file, traced from this model's own forward pass (see
+        :func:`xpnet.onnx.export_onnx`; needs ``xpnet[onnx]``)."""
+        from .onnx import export_onnx
+
+        return export_onnx(self, path, **kwargs)
+
 
     def copy(self) -> Sequential:
         """An independent copy (parameters included)."""
