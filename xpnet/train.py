@@ -22,6 +22,9 @@ import signal
 import sys
 import threading
 
+import array_api_compat
+import numpy as np
+
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
@@ -582,6 +585,8 @@ def predict(model, X, batch_size=None):
     """The model's outputs for ``X`` on its backend (probabilities when it ends in
     Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default)."""
     _check_int("batch_size", batch_size, 1, allow_none=True)
+    if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
+        return _predict_blocks(model, X)
     streamed = is_memmap(X)
     X = X if streamed else check_X(model, X)
     m = len(X) if streamed else X.shape[0]
@@ -591,6 +596,25 @@ def predict(model, X, batch_size=None):
         chunk = X[start:min(start + size, m), ...]  # in-bounds: the standard leaves the rest open
         parts.append(model.forward(check_X(model, chunk) if streamed else chunk)[0])
     return parts[0] if len(parts) == 1 else model.backend.xp.concat(parts, axis=0)
+
+
+def _predict_blocks(model, X):
+    """``predict`` of a dask array: a lazy dask array of NumPy blocks, each row block computed on
+    the model's backend when asked for (moved there once, checked like any ``X``); the whole
+    array is never held at once."""
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (m, n_features), got a {X.ndim}-D dask array")
+    X = X.rechunk({1: -1})  # each block: whole rows
+    n_out = _n_outputs(model)
+    if n_out is None:
+        n_out = model.forward(model.backend.asarray(X[:1].compute(), model.dtype))[0].shape[1]
+    dtype = np.dtype(model.dtype)
+
+    def block(rows):
+        return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
+
+    return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (n_out,)),
+                        meta=np.empty((0, 0), dtype))
 
 
 def resume(path, X, y, *, epochs, backend=None, **fit_options):
