@@ -188,6 +188,16 @@ class Optimizer:
     def _update(self, p, g, state, *, xp):
         raise NotImplementedError
 
+    def _scalars(self) -> dict:
+        """The coefficients of this step that change between steps (``self.iterations`` counts it
+        already), as Python floats; ``_update`` reads them from ``self._k``. A compiled step
+        (``jax.jit``, see ``xpnet.train``) passes them in as 0-D arrays instead, so that one
+        compiled function serves every step and every learning rate."""
+        k = {"lr": self.lr}
+        if self.weight_decay and self.decoupled_weight_decay:
+            k["decay"] = 1.0 - self.lr * self.weight_decay
+        return k
+
     def step(self, params: Mapping, grads: Mapping) -> None:
         """Update every array of ``params`` from ``grads`` (same keys, shapes, dtype).
 
@@ -221,7 +231,8 @@ class Optimizer:
             if params:
                 self._step(params, grads, namespace(first))
 
-    def _step(self, params, grads, xp):
+    def _step(self, params, grads, xp, k=None):
+        self._k = self._scalars() if k is None else k
         if self.clip_norm is not None:
             grads = clip_grad_norm(grads, self.clip_norm)[0]
         # Row blocks pay on NumPy only (its temporaries are fresh pages from the allocator); on a
@@ -247,7 +258,7 @@ class Optimizer:
     def _decay_and_update(self, p, g, state, xp):
         wd = self.weight_decay
         if wd and self.decoupled_weight_decay:
-            p *= 1.0 - self.lr * wd
+            p *= self._k["decay"]
         elif wd:
             g = g + wd * p
         return self._update(p, g, state, xp=xp)
@@ -381,7 +392,7 @@ class SGD(Optimizer):
             b += g
             state["b"] = b
             g = g + self.momentum * b if self.nesterov else b
-        p -= self.lr * g
+        p -= self._k["lr"] * g
         return p
 
 
@@ -421,8 +432,13 @@ class Adam(Optimizer):
     def slot_names(self):
         return ("m", "v")
 
+    def _scalars(self):
+        t = self.iterations
+        return {**super()._scalars(), "c2": math.sqrt(1.0 - self.beta2 ** t),
+                "c1": self.lr / (1.0 - self.beta1 ** t)}
+
     def _update(self, p, g, state, *, xp):
-        m, v, t = state["m"], state["v"], self.iterations
+        m, v = state["m"], state["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g
         G = g * g  # the temporaries are reused in place: half the allocations, same rounding
@@ -431,10 +447,10 @@ class Adam(Optimizer):
         v += G
         state["m"], state["v"] = m, v
         denom = xp.sqrt(v)
-        denom /= math.sqrt(1.0 - self.beta2 ** t)
+        denom /= self._k["c2"]  # √(1 − β₂ᵗ)
         denom += self.eps
         update = m / denom
-        update *= self.lr / (1.0 - self.beta1 ** t)
+        update *= self._k["c1"]  # η / (1 − β₁ᵗ)
         p -= update
         return p
 
@@ -512,9 +528,9 @@ class RMSprop(Optimizer):
             b *= self.momentum
             b += g / avg
             state["b"] = b
-            p -= self.lr * b
+            p -= self._k["lr"] * b
         else:
-            p -= self.lr * (g / avg)
+            p -= self._k["lr"] * (g / avg)
         return p
 
 

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import weakref
 
 import array_api_compat
 import numpy as np
@@ -32,6 +33,7 @@ from ._validation import check_X, check_y
 from .backend import Random, host_array, is_finite_number, is_memmap, on_model_device, to_numpy
 from .functional import log_softmax, sigmoid
 from .grad import forward_and_backward
+from .layers import Dropout
 from .layers import n_outputs as _n_outputs
 
 
@@ -453,10 +455,14 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
     total, outputs, targets = 0.0, [], []
+    compiled = _compiled_step(model, loss, optimizer)
     for step, (rows, X, Y) in enumerate(train.batches(size, perm)):
-        pred, value, grads = forward_and_backward(network, head, X, Y, True)
-        optimizer.step(model.params, grads)
-        del grads  # before the next step makes its own
+        if compiled is not None:
+            pred, value = compiled(X, Y)
+        else:
+            pred, value, grads = forward_and_backward(network, head, X, Y, True)
+            optimizer.step(model.params, grads)
+            del grads  # before the next step makes its own
         total = total + value * rows
         if metric_fns:
             outputs.append(pred)
@@ -476,6 +482,74 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     if not (finite and math.isfinite(logs["loss"])):
         _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, epoch, snapshot)
     return logs
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: jitted step}
+
+
+def _compiled_step(model, loss, optimizer):
+    """On the jax backend, ``step(X, Y) -> (pred, value)``: one whole training step (forward,
+    the hand-written backward closures, the loss, the optimizer update) compiled by ``jax.jit``,
+    with the parameters, the optimizer state and the step's coefficients (learning rate, bias
+    corrections) as inputs and outputs, so one compilation serves every step. None elsewhere, for
+    a model with Dropout (its masks are host random numbers, drawn per step) and for optimizers
+    other than xpnet's own (their updates may read Python state a trace would freeze)."""
+    if model.backend.name != "jax" or type(optimizer) not in _optim.OPTIMIZERS.values() \
+            or any(isinstance(layer, Dropout) and layer.rate for layer in _walk(model)):
+        return None
+    import jax
+
+    xp, backend = model.backend.xp, model.backend
+    if optimizer._pending is not None:  # loaded state (resume): adopted eagerly, once
+        optimizer._adopt(model.params)
+    for key, p in model.params.items():  # state made before the trace: one pytree structure
+        if key not in optimizer._state:
+            optimizer._state[key] = {name: xp.zeros_like(p) for name in optimizer.slot_names}
+    per_model = _COMPILED.setdefault(model, {})
+    # The trace depends on the optimizer's class and fixed hyperparameters only (the learning rate
+    # is an input): a later fit with an equal optimizer reuses the compiled step.
+    fixed = tuple((k, v) for k, v in optimizer.hyper.items() if k != "lr")
+    key = (type(optimizer), fixed, repr(loss), type(loss))
+    holder = per_model.setdefault("optimizer", [None])
+    holder[0] = weakref.ref(optimizer)  # the optimizer whose state the trace reads and writes
+    if key not in per_model:
+        model_ref = weakref.ref(model)
+
+        def pure(params, state, k, X, Y):
+            net, opt = model_ref(), holder[0]()
+            saved_params, saved_state = dict(net.params), opt._state
+            net._assign(params)
+            opt._state = {name: dict(slots) for name, slots in state.items()}
+            try:
+                network, head = _losses.fuse(net, loss)
+                pred, value, grads = forward_and_backward(network, head, X, Y, True)
+                new = dict(params)
+                opt._step(new, grads, xp, k)
+                return new, opt._state, pred, value
+            finally:
+                net._assign(saved_params)
+                opt._state = saved_state
+
+        cpu = getattr(backend.device, "platform", "cpu") == "cpu"  # XLA:CPU cannot donate
+        per_model[key] = jax.jit(pure, donate_argnums=() if cpu else (0, 1))
+    jitted, dtype = per_model[key], backend.dtype(model.dtype)
+
+    def step(X, Y):
+        optimizer.iterations += 1
+        k = {name: xp.asarray(v, dtype=dtype, device=backend.device)
+             for name, v in optimizer._scalars().items()}
+        params, optimizer._state, pred, value = jitted(dict(model.params), optimizer._state, k,
+                                                       X, Y)
+        model._assign(params)
+        return pred, value
+
+    return step
+
+
+def _walk(model):
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _walk(layer)
 
 
 def _all_finite(arrays, *, xp):
