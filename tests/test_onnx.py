@@ -90,3 +90,28 @@ def test_cli_export_of_a_cli_trained_model(tmp_path, capsys):
     P, labels = _run(onnx_file, X.astype(np.float32))
     assert list(labels) == [r[0] for r in rows]
     np.testing.assert_allclose(P[:, 0], [float(r[1]) for r in rows], atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning: few iterations on purpose
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sklearn_classifier_exports_probabilities_and_labels(backend, tmp_path, n_classes):
+    sk = pytest.importorskip("xpnet.sklearn")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = np.array(["ant", "bee", "cat"][:n_classes])[rng.integers(0, n_classes, 60)]
+    est = sk.MLPClassifier(hidden_layer_sizes=(7,), max_iter=20, random_state=0, backend=backend,
+                           dtype="float64").fit(X, y)
+    Y, labels = _run(est.export_onnx(tmp_path / "e.onnx"), X)
+    P = est.predict_proba(X)
+    np.testing.assert_allclose(Y, P[:, 1:] if n_classes == 2 else P, **TOL["float64"])
+    assert list(labels) == list(est.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_sklearn_regressor_exports_predictions(backend, tmp_path):
+    sk = pytest.importorskip("xpnet.sklearn")
+    X = np.random.default_rng(1).normal(size=(40, 3))
+    est = sk.MLPRegressor(hidden_layer_sizes=(5,), max_iter=30, random_state=0, backend=backend,
+                          dtype="float32").fit(X, X @ [1.0, -2.0, 0.5])
+    (Y,) = _run(est.export_onnx(tmp_path / "r.onnx"), X.astype(np.float32))
+    np.testing.assert_allclose(Y[:, 0], est.predict(X), **TOL["float32"])

@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 
 from . import backend as _backend
-from .layers import Sequential, n_inputs
+from .layers import Sequential, n_inputs, n_outputs
 
 __all__ = ["export_onnx"]
 
@@ -95,7 +95,8 @@ def export_onnx(model, path, *, preprocessing=None, classes=None) -> str:
     outputs = {"Y": Y}
     if classes is not None:
         labels = ndx.asarray(np.asarray([str(c) for c in classes]))
-        index = ndx.astype(Y[:, 0] > 0.5, ndx.int64) if Y.shape[1] == 1 and len(classes) == 2 \
+        width = n_outputs(model) or Y.shape[1]  # a traced shape may be unknown (None)
+        index = ndx.astype(Y[:, 0] > 0.5, ndx.int64) if width == 1 and len(classes) == 2 \
             else ndx.argmax(Y, axis=1)
         outputs["label"] = ndx.take(labels, index)
     proto = ndx.build({"X": X}, outputs)

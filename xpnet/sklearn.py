@@ -53,7 +53,7 @@ from . import backend as _backend
 from . import optim
 from .functional import log_softmax, sigmoid, softplus_and_sigmoid
 from .grad import loss_and_grads
-from .layers import Dense, Identity, ReLU, Sequential, Sigmoid, Tanh
+from .layers import Dense, Identity, ReLU, Sequential, Sigmoid, Softmax, Tanh
 from .losses import Loss
 from .train import Callback, DivergenceError
 
@@ -534,6 +534,25 @@ class _BaseMLP(BaseEstimator):
         if self.out_activation_ == "softmax":
             return xp.exp(log_softmax(Z, xp=xp, axis=1))
         return xp.exp(Z) if self.out_activation_ == "exp" else Z
+
+    def export_onnx(self, path) -> str:
+        """Write the fitted estimator's inference as an ONNX file (see :func:`xpnet.export_onnx`;
+        needs ``xpnet[onnx]``): input ``"X"`` ``(N, n_features_in_)``; output ``"Y"``, what
+        :meth:`predict` computes from (a classifier's probabilities: ``predict_proba``, whose
+        binary case is the one column ``p(classes_[1])``; a regressor's predictions) and, for a
+        single-label classifier, ``"label"``, the predicted class (as text)."""
+        check_is_fitted(self)
+        from .onnx import export_onnx
+
+        outputs = {"logistic": Sigmoid, "softmax": Softmax, "identity": Identity}
+        if self.out_activation_ not in outputs:
+            raise ValueError(f"export_onnx: the output activation {self.out_activation_!r} has no "
+                             f"layer to export (supported: {sorted(outputs)})")
+        model = Sequential(*self._network().layers, outputs[self.out_activation_]())
+        classes = getattr(self, "classes_", None)
+        single = classes is not None and np.ndim(classes) == 1 and \
+            (self.out_activation_ == "softmax" or len(classes) == 2)
+        return export_onnx(model, path, classes=list(classes) if single else None)
 
     def _check_X(self, X):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._np_dtype(),
