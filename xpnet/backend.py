@@ -510,8 +510,28 @@ def _owner(x) -> Library | None:
 
 
 def is_memmap(x) -> bool:
-    """True for a NumPy memmap: data that stays on the host and is streamed batch by batch."""
-    return isinstance(x, np.memmap)
+    """True for a NumPy memmap (or :class:`LazyRows`): data that stays where it is and is streamed
+    batch by batch."""
+    return isinstance(x, (np.memmap, LazyRows))
+
+
+class LazyRows:
+    """A dask array read like a memmap: ``rows[index]`` computes only the rows asked for, as a
+    NumPy array, so a fit streams its batches (shuffled across blocks by the host permutation)
+    without ever computing the whole array."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def shape(self):
+        return tuple(self.x.shape)
+
+    def __getitem__(self, index):
+        return np.asarray(self.x[index].compute())
 
 
 def host_array(x, name: str, *, numeric: bool = True) -> np.ndarray:

@@ -30,7 +30,15 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
 from ._validation import check_X, check_y
-from .backend import Random, host_array, is_finite_number, is_memmap, on_model_device, to_numpy
+from .backend import (
+    LazyRows,
+    Random,
+    host_array,
+    is_finite_number,
+    is_memmap,
+    on_model_device,
+    to_numpy,
+)
 from .functional import log_softmax, sigmoid
 from .grad import forward_and_backward
 from .layers import Dropout
@@ -350,6 +358,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be xpnet Callback objects, got {type(cb).__name__}")
     random = seed if isinstance(seed, Random) else Random(seed)
+    if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
+        if validation_split:
+            raise ValueError("validation_split with a dask array X: pass validation_data instead")
+        X, y = LazyRows(X), to_numpy(y)  # streamed like a memmap; the labels are small
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_split:
