@@ -20,6 +20,7 @@ import functools
 import importlib
 import math
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,7 +219,9 @@ def _default_device(name: str, xp) -> Any:
 def _info(xp, what: str):
     """``xp.__array_namespace_info__().<what>()`` (2023.12), or None where the library lacks it."""
     try:
-        return getattr(xp.__array_namespace_info__(), what)()
+        with warnings.catch_warnings():  # torch's probe of every device type warns about some
+            warnings.simplefilter("ignore")
+            return getattr(xp.__array_namespace_info__(), what)()
     except Exception:
         return None
 
