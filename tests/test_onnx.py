@@ -115,3 +115,9 @@ def test_sklearn_regressor_exports_predictions(backend, tmp_path):
                           dtype="float32").fit(X, X @ [1.0, -2.0, 0.5])
     (Y,) = _run(est.export_onnx(tmp_path / "r.onnx"), X.astype(np.float32))
     np.testing.assert_allclose(Y[:, 0], est.predict(X), **TOL["float32"])
+
+
+def test_export_leaves_the_backend_set_as_it_was(tmp_path):
+    before = xpnet.backend.available()
+    xpnet.mlp([2, 3, 1], seed=0).export_onnx(tmp_path / "m.onnx")
+    assert xpnet.backend.available() == before and "ndonnx" not in before

@@ -15,6 +15,7 @@ Needs ``pip install xpnet[onnx]`` (ndonnx and onnx; onnxruntime to run the file)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -33,9 +34,23 @@ def _ndonnx():
         import ndonnx
     except ImportError:
         raise ImportError("ONNX export needs ndonnx and onnx: pip install 'xpnet[onnx]'") from None
-    if _NAME not in _backend._LIBRARIES:
-        _backend.register(_NAME, ndonnx, writeable=False)
     return ndonnx
+
+
+@contextlib.contextmanager
+def _registered(ndonnx):
+    """ndonnx as a backend for the export only: left registered, it would be "available" for
+    training (check_backends, the test fixtures), which a graph-building library cannot do."""
+    if _NAME in _backend._LIBRARIES:  # registered by the user: theirs to keep
+        yield
+        return
+    _backend.register(_NAME, ndonnx, writeable=False)
+    try:
+        yield
+    finally:
+        del _backend._LIBRARIES[_NAME]
+        _backend._importable.cache_clear()
+        _backend._cached_backend.cache_clear()
 
 
 def export_onnx(model, path, *, preprocessing=None, classes=None) -> str:
@@ -75,6 +90,23 @@ def export_onnx(model, path, *, preprocessing=None, classes=None) -> str:
         raise ValueError("model: the number of input features is unknown (its first "
                          "parameterised layer is not Dense); export a model that starts with Dense")
     ndx = _ndonnx()
+    with _registered(ndx):
+        proto = _trace(model, ndx, n_in, preprocessing, classes)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".xpnet-onnx-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(proto.SerializeToString())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return os.fspath(path)
+
+
+def _trace(model, ndx, n_in, preprocessing, classes):
+    """The ONNX ModelProto of ``model``'s inference, recorded by running it on ndonnx arrays."""
     dtype = model.dtype
     traced = model.copy().to(_NAME)
     X = ndx.argument(shape=("N", n_in), dtype=getattr(ndx, dtype))
@@ -99,15 +131,4 @@ def export_onnx(model, path, *, preprocessing=None, classes=None) -> str:
         index = ndx.astype(Y[:, 0] > 0.5, ndx.int64) if width == 1 and len(classes) == 2 \
             else ndx.argmax(Y, axis=1)
         outputs["label"] = ndx.take(labels, index)
-    proto = ndx.build({"X": X}, outputs)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".xpnet-onnx-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(proto.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return os.fspath(path)
+    return ndx.build({"X": X}, outputs)
