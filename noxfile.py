@@ -5,6 +5,7 @@
     nox -s "tests(backend='numpy')"       # one backend
     nox -k strict                         # by keyword
     nox -s mutants                        # planted bugs must fail the tests (not in the default run)
+    nox -s "tests(backend='jax')"         # JAX CPU (not in a bare nox: eager JAX is slow)
 
 Each session sets ``XPNET_BACKEND``, which the test suite's ``backend`` fixture reads.
 ``cupy-standin`` runs the whole suite on xpnet's CuPy code path over the CuPy stand-in of
@@ -29,7 +30,7 @@ HAS_CUDA = shutil.which("nvidia-smi") is not None
 STANDIN = str(Path(__file__).resolve().parent / "tests" / "standin")
 
 BACKENDS = {
-    "numpy": ["-e", ".[test,sklearn,dask]"],
+    "numpy": ["-e", ".[test,sklearn,dask,onnx]"],
     "array_api_strict": ["-e", ".[test]"],
     "torch": ["-e", ".[test,torch,sklearn,dask]"],
     "cupy-standin": ["-e", ".[test,sklearn,dask]"],
@@ -65,6 +66,16 @@ def tests_cupy(session):
     extra = "cuda12" if _cuda_major() <= 12 else "cuda13"  # cupy-cuda12x or cupy-cuda13x
     session.install("-e", f".[test,{extra},sklearn,dask]")
     session.run("pytest", *session.posargs, env={"XPNET_BACKEND": "cupy"})
+
+
+@nox.session(name="tests(backend='jax')", venv_backend="virtualenv", default=False)
+def tests_jax(session):
+    """Run the test suite on JAX CPU (immutable arrays; float64 through jax_enable_x64, which the
+    suite's conftest turns on). Not in a bare ``nox``: eager JAX dispatches every array operation
+    on its own, and the whole suite takes far longer there than on the other backends; select it
+    with ``nox -s "tests(backend='jax')"`` (``-- tests/test_optim.py`` for one file)."""
+    session.install("-e", ".[test,jax,sklearn,onnx]")
+    session.run("pytest", *session.posargs, env={"XPNET_BACKEND": "jax"})
 
 
 @nox.session(venv_backend="virtualenv")

@@ -27,10 +27,11 @@ def train(X, y, *, steps, lr, seed, backend):
         loss, grads = xpnet.value_and_grad(model, "binary_crossentropy", X, y)
         # FIX (bias gradient): grads["0.b"] is sum(dZ, axis=0), shape (5,) like b itself; the
         # per-sample (m, 5) matrix added to b would broadcast into garbage.
-        for key, param in model.params.items():
+        params = model.params  # params[key] = ... sets the layer's array (JAX's arrays too)
+        for key in params:
             # FIX (learning rate): a constant step. lr = 1/epoch is 1e-3 after a thousand epochs:
             # training stalls long before the loss is low.
-            param -= lr * grads[key]
+            params[key] = params[key] - lr * grads[key]
     return model, float(loss)
 
 

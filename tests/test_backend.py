@@ -42,7 +42,7 @@ def test_unavailable_cupy_is_a_clear_error(monkeypatch):
     installed = importlib.util.find_spec("cupy") is not None  # the reason says which, truly
     reason = "cupy is installed, but no CUDA device answers" if installed else \
         "cupy is not installed"
-    with pytest.raises(ValueError, match=f"'cupy' is not available here \\({reason}\\)"):
+    with pytest.raises(ValueError, match=f"'cupy' is not available here \\({reason}: "):
         B.get("cupy")
 
 
@@ -167,3 +167,80 @@ def test_model_moves_between_backends(backend):
                                rtol=1e-6)
     model.to(dtype="float64")
     assert model.dtype == "float64" and model.params["0.W"].dtype == backend.xp.float64
+
+
+# -- the open backend set: get(array), register(), capabilities --------------------------------
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """Registrations made in a test are undone after it."""
+    monkeypatch.setattr(B, "_LIBRARIES", dict(B._LIBRARIES))
+    yield
+    monkeypatch.undo()
+    B._importable.cache_clear()
+    B._cached_backend.cache_clear()
+
+
+def test_get_of_an_array_is_its_backend(backend):
+    x = backend.asarray([1.0, 2.0], "float32")
+    assert B.get(x) == backend == B.of(x)
+    assert B.get(B.get(x)) == backend
+
+
+def test_capabilities_are_explicit(backend):
+    caps = backend.capabilities
+    assert set(caps) == {"writeable", "float64", "devices"}
+    assert caps["writeable"] == (backend.name not in ("jax", "dask"))
+    assert B.device_id(backend.device) in caps["devices"]
+    if caps["float64"]:
+        assert backend.asarray([1.0], "float64").dtype == backend.xp.float64
+
+
+def test_a_library_xpnet_does_not_know_by_name_trains(registry):
+    """array-api-strict registered as ``strict2``: any standard-conforming library, literally."""
+    import array_api_strict
+
+    B.register("strict2", array_api_strict)
+    assert "strict2" in B.available()
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(float)
+    histories = {}
+    for name in ("strict2", "numpy"):
+        model = xpnet.mlp([2, 6, 1], activation="tanh", output="sigmoid", seed=3, backend=name,
+                          dtype="float64")
+        assert model.backend.name == name and B.get(model.params["0.W"]).name == name
+        histories[name] = model.fit(X, y, loss="binary_crossentropy", optimizer="sgd", epochs=5,
+                                    batch_size=8, seed=1, verbose=0).history
+        np.testing.assert_array_equal(xpnet.to_numpy(model.predict(X)).shape, (40, 1))
+    np.testing.assert_allclose(histories["strict2"]["loss"], histories["numpy"]["loss"], rtol=1e-12)
+    assert histories["strict2"]["loss"][-1] < histories["strict2"]["loss"][0]
+
+
+def test_register_checks_its_arguments(registry):
+    with pytest.raises(ValueError, match="'numpy' is a built-in backend"):
+        B.register("numpy", "array_api_strict")
+    with pytest.raises(ValueError, match="name must be a Python identifier"):
+        B.register("auto", "array_api_strict")
+    with pytest.raises(TypeError, match="namespace must be a module"):
+        B.register("lib", 3)
+    B.register("missing", "no_such_module_xpnet")
+    assert "missing" not in B.available()
+    with pytest.raises(ValueError, match="'missing' is not available here"):
+        B.get("missing")
+
+
+def test_a_missing_capability_is_named_with_the_way_to_get_it(registry):
+    import array_api_strict
+
+    B.register("no64", array_api_strict, float64=False)
+    assert B.get("no64").capabilities["float64"] is False
+    xpnet.mlp([2, 1], backend="no64", dtype="float32")
+    with pytest.raises(ValueError, match="no64 backend cannot make float64 .*capability float64"):
+        xpnet.mlp([2, 1], backend="no64", dtype="float64")
+
+
+def test_foreign_arrays_name_their_backend():
+    jnp = pytest.importorskip("jax.numpy")
+    with pytest.raises(TypeError, match=r"X is a jax array .*model\.to\('jax'\)"):
+        B.get("numpy").asarray(jnp.ones(2), name="X")

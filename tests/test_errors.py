@@ -33,7 +33,7 @@ def test_mlp_rejects_unknown_names():
     with pytest.raises(ValueError, match=r"dtype must be one of \['float32', 'float64'\]"):
         xpnet.mlp([2, 1], dtype="float16")
     with pytest.raises(ValueError, match=r"backend must be 'auto' or one of"):
-        xpnet.mlp([2, 1], backend="jax")
+        xpnet.mlp([2, 1], backend="tensorflow")
     with pytest.raises(ValueError, match=r"init must be a callable or one of"):
         Dense(2, 1, init="uniform")
 

@@ -229,8 +229,9 @@ def _fifty_sgd_steps(backend, X, y):
     for _ in range(50):
         value, grads = xpnet.value_and_grad(model, "binary_crossentropy", X, y)
         with model.backend.context():  # the hand-written step runs on the model's device (CuPy)
-            for key, param in model.params.items():
-                param -= 0.5 * grads[key]
+            params = model.params  # assignment writes through: immutable arrays (JAX) too
+            for key in params:
+                params[key] = params[key] - 0.5 * grads[key]
         curve.append(float(value))
     return np.array(curve), {k: xpnet.to_numpy(v) for k, v in model.params.items()}
 
@@ -306,3 +307,24 @@ def test_training_skips_the_gradient_for_the_data_and_nothing_else(backend):
     assert tuple(dX.shape) == (5, 3) and skipped is None
     for key in grads:
         np.testing.assert_array_equal(xpnet.to_numpy(same[key]), xpnet.to_numpy(grads[key]))
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "mse"])
+def test_value_and_grad_jit_equals_the_eager_step(backend, loss):
+    """``jit=True`` (jax only): the same hand-written forward and backward, compiled by XLA."""
+    model = xpnet.mlp([3, 6, 1], activation="tanh", output="sigmoid", seed=0, backend=backend,
+                      dtype="float64")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 3)), (rng.random(10) > 0.5).astype(float)
+    if backend.name != "jax":
+        with pytest.raises(ValueError, match="jit=True needs the jax backend"):
+            xpnet.value_and_grad(model, loss, X, y, jit=True)
+        return
+    for m in (10, 4):  # a new batch size: traced again, by jax itself
+        value, grads = xpnet.value_and_grad(model, loss, X[:m], y[:m])
+        fast, fast_grads = xpnet.value_and_grad(model, loss, X[:m], y[:m], jit=True)
+        np.testing.assert_allclose(float(fast), float(value), rtol=1e-12)
+        for key, g in grads.items():
+            np.testing.assert_allclose(xpnet.to_numpy(fast_grads[key]), xpnet.to_numpy(g),
+                                       rtol=1e-10, atol=1e-14)
+    assert all(not type(p).__name__.endswith("Tracer") for p in model.params.values())

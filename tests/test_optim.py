@@ -91,7 +91,8 @@ def test_update_matches_formulas(backend, name, hyper, dtype):
         opt.step(params, _on(backend, g, dtype))
     assert opt.iterations == 3
     for key, p in params.items():
-        assert p is arrays[key]  # updated in place, never rebound
+        # in place where arrays are writeable (no allocation); else the new array is in params
+        assert (p is arrays[key]) == backend.writeable
         _assert_on(backend, p, dtype)
         expected = _reference(name, hyper, host[key], [g[key] for g in grads])
         np.testing.assert_allclose(xpnet.to_numpy(p), expected, **TOL[dtype])
@@ -141,7 +142,7 @@ def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyp
         opt = getattr(optim, name)(**hyper)
         for g in grads:
             opt.step(params, _on(backend, g, "float32"))
-        assert all(params[k] is arrays[k] for k in params)  # updated in place, never rebound
+        assert all((params[k] is arrays[k]) == backend.writeable for k in params)  # in place
         slots = opt.state_dict()["slots"]
         results[block] = [xpnet.to_numpy(p) for p in params.values()] + \
             [xpnet.to_numpy(a) for slot in slots.values() for a in slot.values()]
@@ -158,9 +159,42 @@ def test_model_parameters_are_updated_in_place(backend):
     X, y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[1.0], [0.0]])
     _, grads = xpnet.value_and_grad(model, "mse", X, y)
     optim.Adam(lr=0.1).step(model.params, grads)
-    assert model.layers[0].params["W"] is W
-    assert not np.array_equal(xpnet.to_numpy(W), before)
-    _assert_on(backend, W, "float32")
+    assert (model.layers[0].params["W"] is W) == backend.writeable  # JAX: a new array, written back
+    assert not np.array_equal(xpnet.to_numpy(model.layers[0].params["W"]), before)
+    _assert_on(backend, model.layers[0].params["W"], "float32")
+
+
+@pytest.mark.parametrize(("name", "hyper"), CONFIGS, ids=IDS)
+def test_one_step_changes_every_model_parameter_by_the_rule(backend, name, hyper):
+    """``opt.step(model.params, grads)`` on every backend: a silent no-op (immutable arrays,
+    ``p -= ...`` rebinding a name) or a skipped parameter fails here."""
+    model = xpnet.mlp([3, 4, 2], seed=1, backend=backend, dtype="float64")
+    X, y = np.random.default_rng(2).normal(size=(5, 3)), np.random.default_rng(3).normal(size=(5, 2))
+    before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+    _, grads = xpnet.value_and_grad(model, "mse", X, y)
+    host_grads = {k: xpnet.to_numpy(g).copy() for k, g in grads.items()}
+    getattr(optim, name)(**hyper).step(model.params, grads)
+    for key, p in model.params.items():
+        expected = _reference(name, hyper, before[key], [host_grads[key]])
+        assert not np.allclose(expected, before[key])
+        np.testing.assert_allclose(xpnet.to_numpy(p), expected, **TOL["float64"])
+
+
+def test_assigning_model_params_sets_the_layer_array(backend):
+    """The README's hand-written step, ``params[key] = params[key] - lr * g``, on every backend."""
+    model = xpnet.mlp([2, 3, 1], seed=0, backend=backend, dtype="float64")
+    X, y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[1.0], [0.0]])
+    before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+    _, grads = xpnet.value_and_grad(model, "mse", X, y)
+    params = model.params
+    with model.backend.context():  # hand-written array math on the model's device (CuPy)
+        for key in params:
+            params[key] = params[key] - 5.0 * grads[key]
+    for key, p in model.params.items():
+        np.testing.assert_allclose(xpnet.to_numpy(p), before[key] - 5.0 * xpnet.to_numpy(grads[key]),
+                                   rtol=1e-15, atol=1e-15)
+    with pytest.raises(KeyError, match="'9.W' is not a parameter"):
+        params["9.W"] = params["0.W"]
 
 
 def test_step_rejects_mismatched_grads_and_changes_nothing(backend):

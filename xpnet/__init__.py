@@ -24,6 +24,7 @@ from .layers import (
     Tanh,
     mlp,
 )
+from .onnx import export_onnx
 from .parity import check_backends
 from .train import (
     Callback,
@@ -42,6 +43,6 @@ __all__ = [
     "CSVLogger", "Callback", "Dense", "Diagnostics", "DivergenceError", "Dropout", "EarlyStopping",
     "History", "Identity", "Layer", "LearningRateScheduler", "LeakyReLU", "ModelCheckpoint", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Standardize", "Tanh", "backend", "check_backends",
-    "datasets", "diagnose", "explain", "gradcheck", "init", "load", "load_checkpoint", "losses",
-    "metrics", "mlp", "optim", "resume", "to_numpy", "value_and_grad",
+    "datasets", "diagnose", "explain", "export_onnx", "gradcheck", "init", "load",
+    "load_checkpoint", "losses", "metrics", "mlp", "optim", "resume", "to_numpy", "value_and_grad",
 ]

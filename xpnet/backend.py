@@ -20,22 +20,148 @@ import functools
 import importlib
 import math
 import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import array_api_compat
 import numpy as np
 
-NAMES = ("numpy", "cupy", "torch", "array_api_strict")
+NAMES = ("numpy", "cupy", "torch", "jax", "dask", "array_api_strict")  # built in, in preference order
 FLOAT_DTYPES = ("float32", "float64")
 
-# The namespaces array-api-compat hands out; importing the module *is* the mapping name -> namespace.
-_NAMESPACE_MODULES = {
-    "numpy": "array_api_compat.numpy",
-    "cupy": "array_api_compat.cupy",
-    "torch": "array_api_compat.torch",
-    "array_api_strict": "array_api_strict",
+
+@dataclass(frozen=True)
+class Library:
+    """An array library xpnet can compute on: how to get its namespace and what its arrays can do.
+
+    Attributes
+    ----------
+    name : str
+        The backend name (``backend.get(name)``).
+    load : callable
+        ``load() -> namespace``: imports the library's Array API namespace; raises when unavailable.
+    writeable : bool
+        Whether its arrays can be updated in place (``p -= g`` changes ``p``). False for JAX:
+        xpnet then writes every new array back into its dict, on the same code path.
+    float64 : callable
+        ``float64() -> bool``: whether float64 arrays can be made now (JAX: ``jax_enable_x64``).
+    how : str
+        What to do when the library is missing or lacks float64 (shown in refusals).
+    to_numpy : callable or None
+        ``to_numpy(x) -> numpy.ndarray`` when ``numpy.asarray``/DLPack cannot read its arrays.
+    builtin : bool
+        True for the libraries xpnet knows by name.
+    """
+
+    name: str
+    load: Callable[[], Any] = field(repr=False)
+    writeable: bool = True
+    float64: Callable[[], bool] = field(default=lambda: True, repr=False)
+    how: str = ""
+    to_numpy: Callable | None = field(default=None, repr=False)
+    builtin: bool = False
+
+    def owns(self, xp) -> bool:
+        """True when ``xp`` (what ``array_namespace`` returns for an array) is this library's."""
+        if self.builtin:
+            return getattr(array_api_compat, f"is_{self.name}_namespace")(xp)
+        try:
+            return xp is self.load()
+        except Exception:
+            return False
+
+
+def _import(module: str) -> Callable[[], Any]:
+    return lambda: importlib.import_module(module)
+
+
+def _jax_float64() -> bool:
+    import jax
+
+    return bool(jax.config.read("jax_enable_x64"))
+
+
+_LIBRARIES: dict[str, Library] = {
+    "numpy": Library("numpy", _import("array_api_compat.numpy"), builtin=True),
+    "cupy": Library("cupy", _import("array_api_compat.cupy"), builtin=True,
+                    how="install xpnet[cuda] on a machine with an NVIDIA GPU"),
+    "torch": Library("torch", _import("array_api_compat.torch"), builtin=True,
+                     how="install xpnet[torch]"),
+    "jax": Library("jax", _import("jax.numpy"), writeable=False, float64=_jax_float64, builtin=True,
+                   how="install jax; for float64 call jax.config.update('jax_enable_x64', True) "
+                       "before any JAX array is made"),
+    # Dask arrays support __setitem__ but not in-place operators (``p -= g`` rebinds): not writeable.
+    "dask": Library("dask", _import("array_api_compat.dask.array"), writeable=False, builtin=True,
+                    how="install xpnet[dask]"),
+    "array_api_strict": Library("array_api_strict", _import("array_api_strict"), builtin=True,
+                                how="install xpnet[strict]"),
 }
+
+
+def register(name: str, namespace, *, writeable: bool = True, float64=True, to_numpy=None) -> Library:
+    """Admit another array library as backend ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The backend name to use with :func:`get`, :func:`use`, ``model.to(name)``; a built-in name
+        (see :data:`NAMES`) cannot be taken.
+    namespace : module, str or callable
+        The library's Array API namespace: the module itself, its import name, or a function
+        returning it (called when the backend is first used). It must be the object that
+        ``array_api_compat.array_namespace`` returns for the library's arrays.
+    writeable : bool
+        Whether its arrays can be updated in place. ``False`` (immutable arrays, as JAX's) makes
+        optimizers and the fit loop write each new array back instead.
+    float64 : bool or callable
+        Whether float64 arrays can be made (a callable is asked each time).
+    to_numpy : callable, optional
+        ``to_numpy(x)`` for arrays that ``numpy.from_dlpack`` and ``numpy.asarray`` cannot read.
+
+    Returns
+    -------
+    Library
+        The registration. A library registered later wins over an earlier one, a built-in
+        included, when they share a namespace: ``backend.of(x)`` names it.
+
+    Examples
+    --------
+    >>> import array_api_strict
+    >>> backend.register("strict2", array_api_strict)          # doctest: +SKIP
+    >>> xpnet.mlp([2, 5, 1], backend="strict2")                # doctest: +SKIP
+    """
+    if not isinstance(name, str) or not name.isidentifier() or name == "auto":
+        raise ValueError(f"name must be a Python identifier other than 'auto', got {name!r}")
+    if name in NAMES:
+        raise ValueError(f"name {name!r} is a built-in backend; pick another name")
+    if isinstance(namespace, str):
+        load = _import(namespace)
+    elif callable(namespace) and not hasattr(namespace, "asarray"):
+        load = namespace
+    elif hasattr(namespace, "asarray"):
+        load = lambda: namespace  # noqa: E731
+    else:
+        raise TypeError(f"namespace must be a module, an import name or a function returning one, "
+                        f"got {type(namespace).__name__}")
+    for flag, value in (("writeable", writeable),):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    has64 = float64 if callable(float64) else (lambda: bool(float64))
+    library = _LIBRARIES[name] = Library(name, load, writeable=writeable, float64=has64,
+                                         to_numpy=to_numpy, how=f"check that {name}'s namespace loads")
+    _importable.cache_clear()
+    _cached_backend.cache_clear()
+    return library
+
+
+def library(name: str) -> Library:
+    """The registration of backend ``name`` (its capabilities); ``ValueError`` if unknown."""
+    if name not in _LIBRARIES:
+        raise ValueError(f"backend must be 'auto' or one of {list(_LIBRARIES)}; got {name!r} "
+                         f"(available here: {available()})")
+    return _LIBRARIES[name]
 
 
 @functools.cache
@@ -65,7 +191,7 @@ def _importable(name: str) -> bool:
     if name == "cupy":
         return _cuda_available()
     try:
-        importlib.import_module(_NAMESPACE_MODULES[name])
+        _LIBRARIES[name].load()
     except Exception:
         return False
     return True
@@ -73,7 +199,7 @@ def _importable(name: str) -> bool:
 
 def available() -> list[str]:
     """Names of the backends usable on this machine, in preference order."""
-    return [name for name in NAMES if _importable(name)]
+    return [name for name in _LIBRARIES if _importable(name)]
 
 
 def _default_device(name: str, xp) -> Any:
@@ -87,7 +213,26 @@ def _default_device(name: str, xp) -> Any:
         import torch
 
         return _torch_device(torch, "cuda" if torch.cuda.is_available() else "cpu")
-    return xp.Device()  # array_api_strict: CPU_DEVICE
+    if name == "jax":
+        import jax
+
+        return jax.devices()[0]  # JAX's default: a GPU when jaxlib has one, else the CPU
+    if name == "dask":
+        return "cpu"
+    if name == "array_api_strict":
+        return xp.Device()  # CPU_DEVICE
+    found = _info(xp, "default_device")  # a registered library: the standard's inspection API
+    return found if found is not None else array_api_compat.device(xp.zeros(1))
+
+
+def _info(xp, what: str):
+    """``xp.__array_namespace_info__().<what>()`` (2023.12), or None where the library lacks it."""
+    try:
+        with warnings.catch_warnings():  # torch's probe of every device type warns about some
+            warnings.simplefilter("ignore")
+            return getattr(xp.__array_namespace_info__(), what)()
+    except Exception:
+        return None
 
 
 def _torch_device(torch, device):
@@ -136,9 +281,9 @@ def _parse_device(name: str, xp, device) -> Any:
 
             return _torch_device(torch, device)
         return device
-    if name == "numpy":
+    if name in ("numpy", "dask"):
         if device != "cpu":
-            raise ValueError(f"device: the numpy backend has only device 'cpu', got {device!r}")
+            raise ValueError(f"device: the {name} backend has only device 'cpu', got {device!r}")
         return "cpu"
     if name == "torch":
         import torch
@@ -147,7 +292,32 @@ def _parse_device(name: str, xp, device) -> Any:
             return _torch_device(torch, device)
         except RuntimeError as err:
             raise ValueError(f"device: {err}") from None
-    return xp.Device(device)
+    if name == "jax":
+        return _jax_device(device)
+    if hasattr(xp, "Device"):  # array_api_strict (and libraries like it): devices by name
+        return xp.Device(device)
+    devices = [d for d in _info(xp, "devices") or () if d is not None]
+    for d in devices:
+        if device_id(d) == device:
+            return d
+    raise ValueError(f"device: the {name} backend has devices {[device_id(d) for d in devices]}; "
+                     f"got {device!r}")
+
+
+def _jax_device(text: str):
+    """A JAX device from ``"cpu"``, ``"cpu:N"``, ``"cuda"``/``"gpu"``/``"cuda:N"``/``"gpu:N"``."""
+    import jax
+
+    kind, colon, number = text.partition(":")
+    platform = {"cuda": "gpu"}.get(kind, kind)
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError:
+        devices = []
+    if not devices or (colon and not number.isdigit()) or (colon and int(number) >= len(devices)):
+        raise ValueError(f"device: the jax backend has devices "
+                         f"{[device_id(d) for d in jax.devices()]}; got {text!r}")
+    return devices[int(number) if colon else 0]
 
 
 def device_id(device) -> str:
@@ -216,7 +386,8 @@ class Backend:
     Attributes
     ----------
     name : str
-        ``"numpy"``, ``"cupy"``, ``"torch"`` or ``"array_api_strict"``.
+        ``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"``, ``"dask"``, ``"array_api_strict"`` or a
+        name given to :func:`register`.
     xp : module
         The library's Array API namespace (from array-api-compat).
     device : object
@@ -228,7 +399,7 @@ class Backend:
     xp: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        xp = importlib.import_module(_NAMESPACE_MODULES[self.name])
+        xp = library(self.name).load()
         object.__setattr__(self, "xp", xp)
         object.__setattr__(self, "device", _parse_device(self.name, xp, self.device))
 
@@ -244,7 +415,33 @@ class Backend:
         return hash((self.name, device_id(self.device)))
 
     def __reduce__(self):  # pickle and deepcopy by name and device, never the module
-        return (Backend, (self.name, device_id(self.device) if self.name == "cupy" else self.device))
+        portable = self.name in ("cupy", "jax")  # their device objects do not pickle: by name
+        return (Backend, (self.name, device_id(self.device) if portable else self.device))
+
+    @property
+    def writeable(self) -> bool:
+        """Whether arrays here can be updated in place (False on JAX: new arrays are written back)."""
+        return _LIBRARIES[self.name].writeable
+
+    @property
+    def float64(self) -> bool:
+        """Whether float64 arrays can be made here now (JAX: only with ``jax_enable_x64``)."""
+        return bool(_LIBRARIES[self.name].float64())
+
+    @property
+    def capabilities(self) -> dict:
+        """What this backend can do: ``{"writeable": bool, "float64": bool, "devices": [str]}``."""
+        devices = [device_id(d) for d in _info(self.xp, "devices") or () if d is not None]
+        return {"writeable": self.writeable, "float64": self.float64,
+                "devices": devices or [device_id(self.device)]}
+
+    def _require(self, dtype) -> str:
+        """``dtype``'s name, refused with the way out when this backend cannot make it."""
+        name = dtype_name(dtype)
+        if name == "float64" and not self.float64:
+            raise ValueError(f"dtype: the {self.name} backend cannot make float64 arrays now "
+                             f"(capability float64 is missing): {_LIBRARIES[self.name].how}")
+        return name
 
     def context(self):
         """``with backend.context():`` makes this backend's device current for CuPy (whose creation
@@ -255,7 +452,7 @@ class Backend:
 
     def dtype(self, dtype) -> Any:
         """The namespace's float dtype for ``"float32"``/``"float64"`` (or a dtype object)."""
-        return getattr(self.xp, dtype_name(dtype))
+        return getattr(self.xp, self._require(dtype))
 
     def asarray(self, x, dtype=None, *, name: str = "x"):
         """Copy or move ``x`` (NumPy array, list, pandas object, or this library's array) here.
@@ -270,6 +467,8 @@ class Backend:
 
     def _asarray(self, x, dtype, name):
         xp = self.xp
+        if dtype is not None:
+            self._require(dtype)
         if array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x):
             if array_api_compat.array_namespace(x) is not xp:
                 raise TypeError(
@@ -305,18 +504,54 @@ class Backend:
 
 
 def _library(x) -> str:
-    """The name of the array library ``x`` belongs to (for messages and dispatch)."""
+    """The backend name of the array library ``x`` belongs to (its module's name when xpnet
+    knows no backend for it), for messages and dispatch."""
     if array_api_compat.is_numpy_array(x):
         return "numpy"
-    for name in ("cupy", "torch"):
-        if getattr(array_api_compat, f"is_{name}_array")(x):
-            return name
-    return type(x).__module__.partition(".")[0]
+    found = _owner(x)
+    return found.name if found is not None else type(x).__module__.partition(".")[0]
+
+
+def _owner(x) -> Library | None:
+    """The registered library of the array ``x`` (a later registration first), or None."""
+    try:
+        xp = array_api_compat.array_namespace(x)
+    except TypeError:
+        return None
+    return next((lib for lib in reversed(_LIBRARIES.values()) if lib.owns(xp)), None)
 
 
 def is_memmap(x) -> bool:
-    """True for a NumPy memmap: data that stays on the host and is streamed batch by batch."""
-    return isinstance(x, np.memmap)
+    """True for a NumPy memmap (or :class:`LazyRows`): data that stays where it is and is streamed
+    batch by batch."""
+    return isinstance(x, (np.memmap, LazyRows))
+
+
+class LazyRows:
+    """A dask array read like a memmap: ``rows[index]`` computes only the rows asked for, as a
+    NumPy array, so a fit streams its batches (shuffled across blocks by the host permutation)
+    without ever computing the whole array."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def shape(self):
+        return tuple(self.x.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.x.shape)
+
+    @property
+    def dtype(self):
+        return np.dtype(self.x.dtype)
+
+    def __getitem__(self, index):
+        return np.asarray(self.x[index].compute())
 
 
 def host_array(x, name: str, *, numeric: bool = True) -> np.ndarray:
@@ -357,20 +592,24 @@ def to_numpy(x) -> np.ndarray:
         return x.get()
     if array_api_compat.is_torch_array(x):
         return x.detach().cpu().numpy()
-    if _library(x) == "array_api_strict":
+    if type(x).__module__.startswith("array_api_strict"):
         import array_api_strict
 
         return np.asarray(x.to_device(array_api_strict.Device("CPU_DEVICE")))
-    return np.asarray(x)
+    owner = _owner(x) if array_api_compat.is_array_api_obj(x) else None
+    if owner is not None and owner.to_numpy is not None:
+        return np.asarray(owner.to_numpy(x))
+    return np.asarray(x)  # NumPy, JAX, Dask (computed), Python values
 
 
 def of(x) -> Backend:
     """The backend an array lives on: its library and its device."""
-    xp = array_api_compat.array_namespace(x)
-    for name in NAMES:
-        if getattr(array_api_compat, f"is_{name}_namespace")(xp):
-            return Backend(name, array_api_compat.device(x))
-    raise TypeError(f"arrays of {xp.__name__} are not supported; use one of {list(NAMES)}")
+    owner = _owner(x)
+    if owner is None:
+        module = type(x).__module__.partition(".")[0]
+        raise TypeError(f"arrays of {module} are not supported: use one of {list(_LIBRARIES)}, or "
+                        f"admit its Array API namespace with xpnet.backend.register(name, namespace)")
+    return Backend(owner.name, array_api_compat.device(x))
 
 
 class Random:
@@ -429,7 +668,8 @@ _PROCESS_DEFAULT: list[Backend | None] = [None]
 
 
 def get(name=None, device=None) -> Backend:
-    """The backend called ``name`` (a :class:`Backend` is returned as is).
+    """The backend called ``name`` (a :class:`Backend` is returned as is; an array gives the
+    backend it lives on, as :func:`of`).
 
     ``None`` is the current default (see :func:`use`, :func:`set_default` and the ``XPNET_BACKEND``
     and ``XPNET_DEVICE`` environment variables; NumPy when nothing is set). ``"auto"`` is ``"cupy"``
@@ -443,16 +683,19 @@ def get(name=None, device=None) -> Backend:
         if current is None:
             current = _PROCESS_DEFAULT[0] = _from_environment()
         return current if device is None else Backend(current.name, device)
+    if array_api_compat.is_array_api_obj(name):
+        found = of(name)
+        return found if device is None else Backend(found.name, device)
     if name == "auto":
         name = "cupy" if _importable("cupy") else "numpy"
-    if name not in NAMES:
+    if not isinstance(name, str) or name not in _LIBRARIES:
         raise ValueError(
-            f"backend must be 'auto' or one of {list(NAMES)}; got {name!r} "
+            f"backend must be 'auto' or one of {list(_LIBRARIES)}; got {name!r} "
             f"(available here: {available()})"
         )
     if not _importable(name):
-        raise ValueError(f"backend {name!r} is not available here ({unavailable_reason(name)}); "
-                         f"available: {available()}")
+        raise ValueError(f"backend {name!r} is not available here ({unavailable_reason(name)}: "
+                         f"{_LIBRARIES[name].how}); available: {available()}")
     return _backend(name, device)
 
 

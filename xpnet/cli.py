@@ -33,6 +33,7 @@ from . import backend as _backend
 from .io import load_checkpoint
 from .layers import ACTIVATIONS, Sequential, Standardize, mlp, n_inputs, n_outputs
 from .losses import LOSSES
+from .onnx import export_onnx
 from .train import Callback, DivergenceError, EarlyStopping, ModelCheckpoint, save_checkpoint
 
 EXIT_USAGE = 2
@@ -143,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", default=None, help="where to run (none: $XPNET_BACKEND, "
                                                          "else numpy)")
     predict.add_argument("--out", default="-", help="output CSV ('-' for stdout)")
+
+    export = commands.add_parser(
+        "export", help="export a saved model to ONNX (needs xpnet[onnx])",
+        description="Write a saved model's inference as an ONNX file, traced from its own forward "
+                    "pass; a model from 'xpnet train' keeps its input standardisation and labels.")
+    export.add_argument("model", help="a model file (from 'xpnet train' or model.save)")
+    export.add_argument("out", help="the .onnx file to write")
 
     explain = commands.add_parser(
         "explain", help="print every forward and backward operation of a network, with shapes",
@@ -534,6 +542,21 @@ def _installed(distribution: str) -> bool:
     return True
 
 
+def _export(args) -> int:
+    model, _, extra = load_checkpoint(args.model, "numpy")
+    kwargs = {}
+    if model.classes is not None:  # a classifier: its label output too
+        kwargs["classes"] = list(model.classes)
+    if isinstance(extra, dict) and {"mean", "std", "classes"} <= set(extra) \
+            and not isinstance(model.layers[0], Standardize):  # a file of xpnet 0.1's command
+        kwargs = {"preprocessing": {"mean": extra["mean"], "std": extra["std"]},
+                  "classes": extra["classes"]}
+    export_onnx(model, args.out, **kwargs)
+    inputs = f"X (N, {n_inputs(model)}) {model.dtype}"
+    print(f"wrote {args.out}: input {inputs}, output Y" + (", label" if kwargs.get("classes") else ""))
+    return 0
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"xpnet: warning: {message}", file=sys.stderr)
 
@@ -544,7 +567,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning  # one line, no source path
             return {"train": _train, "predict": _predict, "explain": _explain,
-                    "info": _info}[args.command](args)
+                    "export": _export, "info": _info}[args.command](args)
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as Unix tools do
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -559,7 +582,7 @@ def main(argv=None) -> int:
         print(f"xpnet: error: {err} (see xpnet --help)", file=sys.stderr)
     except FileNotFoundError as err:
         print(f"xpnet: error: no such file: {err.filename}", file=sys.stderr)
-    except (ValueError, TypeError, DivergenceError, OSError) as err:
+    except (ValueError, TypeError, DivergenceError, OSError, ImportError) as err:
         print(f"xpnet: error: {err}", file=sys.stderr)
     return EXIT_USAGE
 

@@ -84,6 +84,8 @@ def constant(value: float, shape: tuple, like, *, xp):
     """A ``shape`` array of ``value`` in the library, dtype and device of the array ``like``, made
     once per (library, dtype, device, shape, value) and shared: never write into it."""
     device = array_api_compat.device(like)  # not like.device: NumPy 1.26 arrays have none
+    if array_api_compat.is_jax_array(like):  # may be a jax.jit tracer: an array kept would leak it
+        return xp.full(shape, value, dtype=like.dtype, device=device)
     key = (type(like), like.dtype, device_id(device), shape, value)  # CuPy's Device is unhashable
     array = _CONSTANTS.get(key)
     if array is None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
-from .layers import Dense, Sequential
+from .layers import Dense, Dropout, Sequential
 from .layers import n_outputs as _n_outputs
 
 
@@ -49,7 +51,7 @@ def _boundary(model, loss, X, y):
 
 
 @on_model_device
-def value_and_grad(model, loss, X, y, *, training=False):
+def value_and_grad(model, loss, X, y, *, training=False, jit=False):
     """The loss of ``model`` on ``(X, y)`` and its gradient with respect to every parameter.
 
     Parameters
@@ -62,6 +64,11 @@ def value_and_grad(model, loss, X, y, *, training=False):
         Targets; integer class labels ``(m,)`` for cross-entropy.
     training : bool
         Run layers in training mode (dropout active).
+    jit : bool
+        On the ``jax`` backend: compile the forward pass, the loss and the hand-written backward
+        pass into one XLA computation with ``jax.jit`` (traced once per model, loss and input
+        shapes, then reused). Refused on other backends, and with ``training=True`` on a model
+        with Dropout (its masks are drawn on the host, which a compiled function cannot redo).
 
     Returns
     -------
@@ -70,9 +77,52 @@ def value_and_grad(model, loss, X, y, *, training=False):
     grads : dict
         ``∂value/∂param`` with the keys and shapes of ``model.params``.
     """
+    if not isinstance(jit, bool):
+        raise ValueError(f"jit must be True or False, got {jit!r}")
+    if jit and model.backend.name != "jax":
+        raise ValueError(f"jit=True needs the jax backend (jax.jit); the model is on "
+                         f"{model.backend.name}: model.to('jax'), or jit=False")
     loss, X, y = _boundary(model, loss, X, y)
     _losses.check_model(model, loss)
+    if jit:
+        if training and any(isinstance(layer, Dropout) and layer.rate for layer in _walk(model)):
+            raise ValueError("jit=True with training=True cannot draw the Dropout masks (host "
+                             "random numbers) inside a compiled function; use jit=False")
+        return _compiled(model, loss, training)(dict(model.params), X, y)
     return loss_and_grads(model, loss, X, y, training=training)
+
+
+def _walk(model):
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _walk(layer)
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: function}
+
+
+def _compiled(model, loss, training):
+    """``jax.jit`` of ``(params, X, y) -> (value, grads)`` for this model and loss: the model's
+    own forward and backward code, run once on tracers (parameters set for the trace, then put
+    back), compiled by XLA; jax re-traces by itself for new shapes or dtypes."""
+    import jax
+
+    per_model = _COMPILED.setdefault(model, {})
+    key = (repr(loss), type(loss), training)
+    if key not in per_model:
+        ref = weakref.ref(model)
+
+        def pure(params, X, y):
+            net = ref()
+            saved = dict(net.params)
+            net._assign(params)
+            try:
+                return loss_and_grads(net, loss, X, y, training=training)
+            finally:
+                net._assign(saved)
+
+        per_model[key] = jax.jit(pure)
+    return per_model[key]
 
 
 @on_model_device

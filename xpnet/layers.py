@@ -398,6 +398,20 @@ ACTIVATIONS = {
 }
 
 
+class _Params(dict):
+    """A Sequential's flat parameter dict whose item assignment writes through to the layers."""
+
+    def __init__(self, model, items):
+        super().__init__(items)
+        self._model = model
+
+    def __setitem__(self, key, value):
+        if key not in self:
+            raise KeyError(f"{key!r} is not a parameter of the model (it has {list(self)})")
+        super().__setitem__(key, value)
+        self._model._assign({key: value})
+
+
 class Sequential(Layer):
     """Layers applied in order; itself a layer, with the backward passes run in reverse.
 
@@ -428,7 +442,11 @@ class Sequential(Layer):
 
     @property
     def params(self) -> dict:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        """The parameters, flat; assigning a key (``params[key] = new``) sets the layer's array, so
+        an update written as ``params[key] = params[key] - lr * g`` works on every backend, JAX's
+        immutable arrays included (where ``p -= ...`` only rebinds a name)."""
+        return _Params(self, ((f"{i}.{k}", v) for i, layer in enumerate(self.layers)
+                              for k, v in layer.params.items()))
 
     @params.setter
     def params(self, value):  # Layer.__init__ assigns {}; Sequential's params are its layers'
@@ -620,6 +638,13 @@ class Sequential(Layer):
         from .io import save
 
         save(self, path, optimizer=optimizer, extra=extra)
+
+    def export_onnx(self, path, **kwargs) -> str:
+        """Write inference as an ONNX file, traced from this model's own forward pass (see
+        :func:`xpnet.onnx.export_onnx`; needs ``xpnet[onnx]``)."""
+        from .onnx import export_onnx
+
+        return export_onnx(self, path, **kwargs)
 
 
     def copy(self) -> Sequential:

@@ -1,10 +1,16 @@
 """Optimizers, gradient clipping and learning-rate schedules.
 
-An optimizer updates a model's parameters in place from their gradients::
+An optimizer updates a model's parameters from their gradients::
 
     opt = xpnet.optim.Adam(lr=1e-3)
     loss, grads = xpnet.value_and_grad(model, "binary_crossentropy", X, y)
-    opt.step(model.params, grads)          # every array of model.params is updated in place
+    opt.step(model.params, grads)          # every array of model.params is updated
+
+One code path serves both kinds of array library: the update is written with in-place operators
+(``p -= lr * g``), which change the array on NumPy, CuPy and torch (no allocation for the result)
+and only rebind a local name on libraries whose arrays cannot be written (JAX); the resulting array
+is then written back into ``params`` (``params[key] = p``) whenever it is a new one, and likewise
+into the optimizer's state.
 
 ``params`` and ``grads`` are dicts ``name -> array`` with the same keys, shapes and dtype. The
 update formulas are PyTorch's (``torch.optim``), written once against the Array API:
@@ -135,9 +141,12 @@ class Optimizer:
     """Base class: checks, gradient clipping, weight decay, lazily created state, state_dict.
 
     A subclass names its hyperparameters in ``super().__init__(**hyper)``, lists its per-parameter
-    state arrays in ``slot_names`` and implements ``_update(p, g, state, xp=)``: the in-place
-    update of one parameter ``p`` from its gradient ``g`` (weight decay already applied, clipping
-    too) and its ``state`` (``slot name -> array`` shaped like ``p``, updated in place).
+    state arrays in ``slot_names`` and implements ``_update(p, g, state, xp=)``: the update of one
+    parameter ``p`` from its gradient ``g`` (weight decay already applied, clipping too) and its
+    ``state`` (``slot name -> array`` shaped like ``p``), returning the new ``p``. Written with
+    in-place operators, it changes ``p`` and the state arrays where arrays are writeable; it must
+    also store every state array back (``state["m"] = m``) and return ``p``, which is how the update
+    reaches immutable arrays (JAX), where the operators rebind names.
     ``self.iterations`` is the step number ``t`` (1 on the first step).
 
     Attributes
@@ -179,8 +188,22 @@ class Optimizer:
     def _update(self, p, g, state, *, xp):
         raise NotImplementedError
 
+    def _scalars(self) -> dict:
+        """The coefficients of this step that change between steps (``self.iterations`` counts it
+        already), as Python floats; ``_update`` reads them from ``self._k``. A compiled step
+        (``jax.jit``, see ``xpnet.train``) passes them in as 0-D arrays instead, so that one
+        compiled function serves every step and every learning rate."""
+        k = {"lr": self.lr}
+        if self.weight_decay and self.decoupled_weight_decay:
+            k["decay"] = 1.0 - self.lr * self.weight_decay
+        return k
+
     def step(self, params: Mapping, grads: Mapping) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys, shapes, dtype).
+        """Update every array of ``params`` from ``grads`` (same keys, shapes, dtype).
+
+        Writeable arrays (NumPy, CuPy, torch) are updated in place; an immutable one (JAX) is
+        replaced by the updated array in ``params`` (``params[key] = new``: a model's ``params``
+        writes that through to its layers).
 
         Nothing changes when the arguments are inconsistent: a missing or extra key, a wrong
         shape or dtype raise ``ValueError`` naming the key before any update.
@@ -208,7 +231,8 @@ class Optimizer:
             if params:
                 self._step(params, grads, namespace(first))
 
-    def _step(self, params, grads, xp):
+    def _step(self, params, grads, xp, k=None):
+        self._k = self._scalars() if k is None else k
         if self.clip_norm is not None:
             grads = clip_grad_norm(grads, self.clip_norm)[0]
         # Row blocks pay on NumPy only (its temporaries are fresh pages from the allocator); on a
@@ -221,7 +245,9 @@ class Optimizer:
                 state = self._state[key] = {name: xp.zeros_like(p) for name in self.slot_names}
             size = math.prod(p.shape)
             if size <= BLOCK or not blocked:
-                self._decay_and_update(p, g, state, xp)
+                new = self._decay_and_update(p, g, state, xp)
+                if new is not p:  # an immutable array: the update made a new one
+                    params[key] = new
                 continue
             n, rows = p.shape[0], max(1, BLOCK * p.shape[0] // size)
             for start in range(0, n, rows):
@@ -232,10 +258,10 @@ class Optimizer:
     def _decay_and_update(self, p, g, state, xp):
         wd = self.weight_decay
         if wd and self.decoupled_weight_decay:
-            p *= 1.0 - self.lr * wd
+            p *= self._k["decay"]
         elif wd:
             g = g + wd * p
-        self._update(p, g, state, xp=xp)
+        return self._update(p, g, state, xp=xp)
 
     # -- checkpoints -----------------------------------------------------------------------------
 
@@ -364,8 +390,10 @@ class SGD(Optimizer):
             b = state["b"]
             b *= self.momentum
             b += g
+            state["b"] = b
             g = g + self.momentum * b if self.nesterov else b
-        p -= self.lr * g
+        p -= self._k["lr"] * g
+        return p
 
 
 class Adam(Optimizer):
@@ -404,20 +432,27 @@ class Adam(Optimizer):
     def slot_names(self):
         return ("m", "v")
 
+    def _scalars(self):
+        t = self.iterations
+        return {**super()._scalars(), "c2": math.sqrt(1.0 - self.beta2 ** t),
+                "c1": self.lr / (1.0 - self.beta1 ** t)}
+
     def _update(self, p, g, state, *, xp):
-        m, v, t = state["m"], state["v"], self.iterations
+        m, v = state["m"], state["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g
         G = g * g  # the temporaries are reused in place: half the allocations, same rounding
         G *= 1.0 - self.beta2
         v *= self.beta2
         v += G
+        state["m"], state["v"] = m, v
         denom = xp.sqrt(v)
-        denom /= math.sqrt(1.0 - self.beta2 ** t)
+        denom /= self._k["c2"]  # √(1 − β₂ᵗ)
         denom += self.eps
         update = m / denom
-        update *= self.lr / (1.0 - self.beta1 ** t)
+        update *= self._k["c1"]  # η / (1 − β₁ᵗ)
         p -= update
+        return p
 
 
 class AdamW(Adam):
@@ -486,14 +521,17 @@ class RMSprop(Optimizer):
         v = state["v"]
         v *= self.rho
         v += (1.0 - self.rho) * (g * g)
+        state["v"] = v
         avg = xp.sqrt(v) + self.eps
         if self.momentum:
             b = state["b"]
             b *= self.momentum
             b += g / avg
-            p -= self.lr * b
+            state["b"] = b
+            p -= self._k["lr"] * b
         else:
-            p -= self.lr * (g / avg)
+            p -= self._k["lr"] * (g / avg)
+        return p
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}

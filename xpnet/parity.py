@@ -136,8 +136,9 @@ def _steps(model, target, loss, X, y, *, steps, lr, batch_size, seed, params, dt
             position += size
             Xb, yb = xp.take(X, rows, axis=0), xp.take(y, rows, axis=0)
         value, grads = loss_and_grads(copy, loss, Xb, yb, training=True)
-        for key, p in copy.params.items():
-            p -= lr * grads[key]
+        params = copy.params  # assignment writes through: works on immutable arrays (JAX) too
+        for key in params:
+            params[key] = params[key] - lr * grads[key]
         # copies: to_numpy may share memory with the device array, which the next step updates
         out.append((float(value), {k: to_numpy(g).copy() for k, g in grads.items()},
                     {k: to_numpy(p).copy() for k, p in copy.params.items()}))

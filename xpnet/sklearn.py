@@ -54,7 +54,7 @@ from . import backend as _backend
 from . import optim
 from .functional import log_softmax, sigmoid, softplus_and_sigmoid
 from .grad import loss_and_grads
-from .layers import Dense, Identity, ReLU, Sequential, Sigmoid, Tanh
+from .layers import Dense, Identity, ReLU, Sequential, Sigmoid, Softmax, Tanh
 from .losses import Loss
 from .train import Callback, DivergenceError
 
@@ -218,11 +218,13 @@ class _SGD(_HostPickled, optim.SGD):
     def _update(self, p, g, state, *, xp):
         if not self.momentum:
             p -= self.lr * g
-            return
+            return p
         v = state["b"]
         v *= self.momentum
         v -= self.lr * g
+        state["b"] = v  # new arrays (immutable ones, JAX) go back into the state and params
         p += self.momentum * v - self.lr * g if self.nesterov else v
+        return p
 
 
 class _Adam(_HostPickled, optim.Adam):
@@ -242,8 +244,10 @@ class _Adam(_HostPickled, optim.Adam):
         m += (1.0 - self.beta1) * g
         v *= self.beta2
         v += (1.0 - self.beta2) * (g * g)
+        state["m"], state["v"] = m, v
         step_size = self.lr * math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
         p -= step_size * (m / (xp.sqrt(v) + self.eps))
+        return p
 
 
 class _Shuffle(_backend.Random):
@@ -566,6 +570,25 @@ class _BaseMLP(BaseEstimator):
         if self.out_activation_ == "softmax":
             return xp.exp(log_softmax(Z, xp=xp, axis=1))
         return xp.exp(Z) if self.out_activation_ == "exp" else Z
+
+    def export_onnx(self, path) -> str:
+        """Write the fitted estimator's inference as an ONNX file (see :func:`xpnet.export_onnx`;
+        needs ``xpnet[onnx]``): input ``"X"`` ``(N, n_features_in_)``; output ``"Y"``, what
+        :meth:`predict` computes from (a classifier's probabilities: ``predict_proba``, whose
+        binary case is the one column ``p(classes_[1])``; a regressor's predictions) and, for a
+        single-label classifier, ``"label"``, the predicted class (as text)."""
+        check_is_fitted(self)
+        from .onnx import export_onnx
+
+        outputs = {"logistic": Sigmoid, "softmax": Softmax, "identity": Identity}
+        if self.out_activation_ not in outputs:
+            raise ValueError(f"export_onnx: the output activation {self.out_activation_!r} has no "
+                             f"layer to export (supported: {sorted(outputs)})")
+        model = Sequential(*self._network().layers, outputs[self.out_activation_]())
+        classes = getattr(self, "classes_", None)
+        single = classes is not None and np.ndim(classes) == 1 and \
+            (self.out_activation_ == "softmax" or len(classes) == 2)
+        return export_onnx(model, path, classes=list(classes) if single else None)
 
     def _check_X(self, X):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._np_dtype(False),

@@ -24,16 +24,27 @@ import signal
 import sys
 import threading
 import warnings
+import weakref
 
+import array_api_compat
 import numpy as np
 
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
 from ._validation import check_X, check_y, checked_X
-from .backend import Random, host_array, is_finite_number, is_memmap, on_model_device, to_numpy
+from .backend import (
+    LazyRows,
+    Random,
+    host_array,
+    is_finite_number,
+    is_memmap,
+    on_model_device,
+    to_numpy,
+)
 from .functional import log_softmax, sigmoid
 from .grad import forward_and_backward
+from .layers import Dropout
 from .layers import n_outputs as _n_outputs
 
 
@@ -378,6 +389,17 @@ class _Data:
                 self._outputs[1].append(Y)
             yield rows, value, grads, X
 
+    def compiled_steps(self, step, size, perm, keep_outputs):
+        """:meth:`steps` with a compiled ``step(X, Y) -> (pred, value)`` that also updates the
+        parameters (the jax backend): ``(rows, value, None, X)`` per step."""
+        self._outputs = [], []
+        for rows, X, Y in self.batches(size, perm):
+            pred, value = step(X, Y)
+            if keep_outputs:
+                self._outputs[0].append(pred)
+                self._outputs[1].append(Y)
+            yield rows, value, None, X
+
     def outputs(self):
         """``(pred, Y)`` of the last :meth:`steps` run with ``keep_outputs``, concatenated."""
         xp = self.backend.xp
@@ -493,6 +515,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
                  callbacks, seed)
     _losses.check_model(model, loss)
+    if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
+        if validation_split:
+            raise ValueError("validation_split with a dask array X: pass validation_data instead")
+        X, y = LazyRows(X), to_numpy(y)  # streamed like a memmap; the labels are small
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_split:
@@ -655,9 +681,12 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     network, head = _losses.fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
     total = 0.0
-    for step, (rows, value, grads, _) in enumerate(train.steps(network, head, size, perm,
-                                                               bool(metric_fns))):
-        optimizer.step(model.params, grads)
+    compiled = _compiled_step(model, loss, optimizer) if isinstance(train, _Data) else None
+    steps = train.compiled_steps(compiled, size, perm, bool(metric_fns)) if compiled is not None \
+        else train.steps(network, head, size, perm, bool(metric_fns))
+    for step, (rows, value, grads, _) in enumerate(steps):
+        if grads is not None:  # the compiled step has updated the parameters already
+            optimizer.step(model.params, grads)
         del grads  # before the next step makes its own
         total = total + value * rows
         for cb in callbacks:
@@ -685,6 +714,74 @@ def _state_arrays(model, optimizer) -> list:
     later update exactly 0, so the state is checked as well as the parameters."""
     slots = optimizer._state.values() if optimizer._pending is None else ()
     return [*model.params.values(), *(a for per_key in slots for a in per_key.values())]
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: jitted step}
+
+
+def _compiled_step(model, loss, optimizer):
+    """On the jax backend, ``step(X, Y) -> (pred, value)``: one whole training step (forward,
+    the hand-written backward closures, the loss, the optimizer update) compiled by ``jax.jit``,
+    with the parameters, the optimizer state and the step's coefficients (learning rate, bias
+    corrections) as inputs and outputs, so one compilation serves every step. None elsewhere, for
+    a model with Dropout (its masks are host random numbers, drawn per step) and for optimizers
+    other than xpnet's own (their updates may read Python state a trace would freeze)."""
+    if model.backend.name != "jax" or type(optimizer) not in _optim.OPTIMIZERS.values() \
+            or any(isinstance(layer, Dropout) and layer.rate for layer in _walk(model)):
+        return None
+    import jax
+
+    xp, backend = model.backend.xp, model.backend
+    if optimizer._pending is not None:  # loaded state (resume): adopted eagerly, once
+        optimizer._adopt(model.params)
+    for key, p in model.params.items():  # state made before the trace: one pytree structure
+        if key not in optimizer._state:
+            optimizer._state[key] = {name: xp.zeros_like(p) for name in optimizer.slot_names}
+    per_model = _COMPILED.setdefault(model, {})
+    # The trace depends on the optimizer's class and fixed hyperparameters only (the learning rate
+    # is an input): a later fit with an equal optimizer reuses the compiled step.
+    fixed = tuple((k, v) for k, v in optimizer.hyper.items() if k != "lr")
+    key = (type(optimizer), fixed, repr(loss), type(loss))
+    holder = per_model.setdefault("optimizer", [None])
+    holder[0] = weakref.ref(optimizer)  # the optimizer whose state the trace reads and writes
+    if key not in per_model:
+        model_ref = weakref.ref(model)
+
+        def pure(params, state, k, X, Y):
+            net, opt = model_ref(), holder[0]()
+            saved_params, saved_state = dict(net.params), opt._state
+            net._assign(params)
+            opt._state = {name: dict(slots) for name, slots in state.items()}
+            try:
+                network, head = _losses.fuse(net, loss)
+                pred, value, grads = forward_and_backward(network, head, X, Y, True)
+                new = dict(params)
+                opt._step(new, grads, xp, k)
+                return new, opt._state, pred, value
+            finally:
+                net._assign(saved_params)
+                opt._state = saved_state
+
+        cpu = getattr(backend.device, "platform", "cpu") == "cpu"  # XLA:CPU cannot donate
+        per_model[key] = jax.jit(pure, donate_argnums=() if cpu else (0, 1))
+    jitted, dtype = per_model[key], backend.dtype(model.dtype)
+
+    def step(X, Y):
+        optimizer.iterations += 1
+        k = {name: xp.asarray(v, dtype=dtype, device=backend.device)
+             for name, v in optimizer._scalars().items()}
+        params, optimizer._state, pred, value = jitted(dict(model.params), optimizer._state, k,
+                                                       X, Y)
+        model._assign(params)
+        return pred, value
+
+    return step
+
+
+def _walk(model):
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _walk(layer)
 
 
 def _all_finite(arrays, *, xp):
@@ -801,8 +898,11 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
 def predict(model, X, batch_size=None):
     """The model's outputs for ``X`` on its backend (probabilities when it ends in
     Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default; a memmap in
-    batches of about 8 MiB at most, so that it is streamed as in ``fit``)."""
+    batches of about 8 MiB at most, so that it is streamed as in ``fit``; a dask array lazily,
+    block by block)."""
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
+    if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
+        return _predict_blocks(model, X)
     streamed = is_memmap(X)
     # a memmap's shape and emptiness first, then each chunk's values as it is moved
     first = check_X(model, X[:1] if streamed else X)
@@ -816,6 +916,25 @@ def predict(model, X, batch_size=None):
         chunk = X[start:min(start + size, m), ...]  # in-bounds: the standard leaves the rest open
         parts.append(model.forward(check_X(model, chunk) if streamed else chunk)[0])
     return parts[0] if len(parts) == 1 else model.backend.xp.concat(parts, axis=0)
+
+
+def _predict_blocks(model, X):
+    """``predict`` of a dask array: a lazy dask array of NumPy blocks, each row block computed on
+    the model's backend when asked for (moved there once, checked like any ``X``); the whole
+    array is never held at once."""
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (m, n_features), got a {X.ndim}-D dask array")
+    X = X.rechunk({1: -1})  # each block: whole rows
+    n_out = _n_outputs(model)
+    if n_out is None:
+        n_out = model.forward(model.backend.asarray(X[:1].compute(), model.dtype))[0].shape[1]
+    dtype = np.dtype(model.dtype)
+
+    def block(rows):
+        return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
+
+    return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (n_out,)),
+                        meta=np.empty((0, 0), dtype))
 
 
 def resume(path, X, y, *, epochs, backend=None, **fit_options):

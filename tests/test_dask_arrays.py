@@ -1,0 +1,61 @@
+"""Dask arrays as data: ``predict`` returns a lazy result computed block by block."""
+
+import numpy as np
+import pytest
+
+import xpnet
+
+da = pytest.importorskip("dask.array")
+
+
+def test_predict_on_a_dask_array_is_lazy_and_computed_block_by_block(backend):
+    model = xpnet.mlp([3, 6, 2], activation="tanh", output="softmax", seed=0, backend=backend,
+                      dtype="float64")
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    seen = []
+    forward = model.forward
+
+    def counting(rows, *args, **kwargs):
+        seen.append(rows.shape[0])
+        return forward(rows, *args, **kwargs)
+
+    expected = xpnet.to_numpy(model.predict(X))
+    model.forward = counting  # sees each block the lazy result computes
+    lazy = model.predict(da.from_array(X, chunks=(16, 2)))
+    assert isinstance(lazy, da.Array) and lazy.shape == (50, 2) and seen == []  # nothing computed
+    P = lazy.compute()
+    assert sorted(seen) == [2, 16, 16, 16]  # one call per row block, never the whole array
+    np.testing.assert_allclose(P, expected, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        model.predict(da.from_array(X[:, 0]))
+
+
+def test_fit_streams_a_dask_array_a_batch_at_a_time(backend, tmp_path, monkeypatch):
+    """A memmap-backed dask array: fit computes one batch of rows at a time (the host permutation
+    shuffles within and across blocks), never the whole array, and gives exactly the History of
+    the same data as a memmap."""
+    m, n = 100_000, 10
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64, shape=(m, n))
+    X[:] = np.random.default_rng(0).normal(size=(m, n))
+    y = (X[:, 0] > 0).astype(np.float64)
+    lazy = da.from_array(X, chunks=(10_000, n))
+    reads = []
+    read = xpnet.backend.LazyRows.__getitem__
+
+    def counting(self, index):
+        rows = read(self, index)
+        reads.append(rows.shape[0])
+        return rows
+
+    monkeypatch.setattr(xpnet.backend.LazyRows, "__getitem__", counting)
+    monkeypatch.setattr(xpnet.train, "_STREAM_BYTES", 1 << 20)  # validated 1 MiB of rows at a time
+    histories = []
+    for data in (lazy, X):
+        model = xpnet.mlp([n, 8, 1], output="sigmoid", seed=0, backend=backend)
+        histories.append(model.fit(data, y, loss="binary_crossentropy", epochs=2, batch_size=4096,
+                                   seed=1, metrics=(), verbose=0).history)
+    assert histories[0] == histories[1]
+    chunk = xpnet.train._stream_rows(xpnet.backend.LazyRows(lazy))  # rows validated at a time, once
+    assert max(reads) <= max(chunk, 4096) < m and sum(reads) == 3 * m  # validation, 2 epochs
+    with pytest.raises(ValueError, match="validation_split with a dask array"):
+        model.fit(lazy, y, loss="binary_crossentropy", epochs=1, validation_split=0.1, verbose=0)

@@ -1,0 +1,126 @@
+"""ONNX export: the model's own forward pass traced through ndonnx, run in ONNX Runtime."""
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import Dense, Layer, Sequential, io
+from xpnet.cli import main
+
+pytest.importorskip("ndonnx")
+ort = pytest.importorskip("onnxruntime")
+
+TOL = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float64": {"rtol": 1e-12, "atol": 1e-14}}
+
+
+def _run(path, X):
+    return ort.InferenceSession(str(path)).run(None, {"X": X})
+
+
+def _with(layer_type, backend, dtype):
+    """A small model holding one layer of the registry type (between two Dense layers)."""
+    cls, _ = io.LAYERS[layer_type]
+    kw = {"backend": backend, "dtype": dtype}
+    if layer_type == "Dense":
+        middle = Dense(4, 4, **kw)
+    elif layer_type == "Sequential":
+        middle = Sequential(Dense(4, 4, **kw), xpnet.Tanh())
+    elif layer_type == "Dropout":
+        middle = cls(0.5)
+    elif layer_type == "Standardize":  # first, as the command builds it: the raw features in
+        return Sequential(cls([0.5, -1.0, 2.0], [2.0, 0.5, 3.0], **kw), Dense(3, 4, **kw),
+                          Dense(4, 2, **kw))
+    else:
+        middle = cls()
+    return Sequential(Dense(3, 4, **kw), middle, Dense(4, 2, **kw))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layer_type", sorted(io.LAYERS))
+def test_every_builtin_layer_exports_and_onnxruntime_agrees_with_predict(backend, tmp_path,
+                                                                         layer_type, dtype):
+    model = _with(layer_type, backend, dtype)
+    path = model.export_onnx(tmp_path / "m.onnx")
+    for m in (1, 9):  # any batch size: the batch dimension is symbolic
+        X = np.random.default_rng(m).normal(size=(m, 3)).astype(dtype)
+        (Y,) = _run(path, X)
+        assert Y.dtype == np.dtype(dtype) and Y.shape == (m, 2)
+        np.testing.assert_allclose(Y, xpnet.to_numpy(model.predict(X)), **TOL[dtype])
+
+
+def test_softmax_classifier_with_labels_and_preprocessing(tmp_path):
+    model = xpnet.mlp([3, 5, 3], activation="relu", output="softmax", seed=0)
+    mean, std = np.array([1.0, -2.0, 0.5]), np.array([2.0, 0.5, 3.0])
+    path = xpnet.export_onnx(model, tmp_path / "m.onnx", classes=["a", "b", "c"],
+                             preprocessing={"mean": mean, "std": std})
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    Y, labels = _run(path, X)
+    P = xpnet.to_numpy(model.predict((X - mean) / std))
+    np.testing.assert_allclose(Y, P, **TOL["float32"])
+    assert list(labels) == [["a", "b", "c"][i] for i in P.argmax(axis=1)]
+
+
+class _Normed(Layer):
+    """Divides by the global norm: xp.linalg, which ndonnx does not have."""
+
+    def forward(self, X, training=False):
+        import array_api_compat
+
+        xp = array_api_compat.array_namespace(X)
+        return X / xp.linalg.vector_norm(X), None
+
+
+def test_a_layer_that_cannot_be_traced_is_named_with_the_operation(tmp_path):
+    model = Sequential(Dense(3, 2, dtype="float32", backend="numpy"), _Normed())
+    with pytest.raises(TypeError, match=r"layer 1 \(_Normed\) cannot be traced to ONNX: .*linalg"):
+        model.export_onnx(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_export_of_a_cli_trained_model(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2)) * [10.0, 0.1] + [5.0, -3.0]
+    y = (X[:, 0] > 5.0).astype(int)
+    data = tmp_path / "d.csv"
+    data.write_text("u,v,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y, strict=True)))
+    model_file, onnx_file, out = tmp_path / "m.xpnet", tmp_path / "m.onnx", tmp_path / "p.csv"
+    assert main(["train", str(data), "--epochs", "5", "--quiet", "--plot", "", "--out",
+                 str(model_file)]) == 0
+    assert main(["export", str(model_file), str(onnx_file)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["predict", str(model_file), str(data), "--out", str(out)]) == 0
+    rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
+    P, labels = _run(onnx_file, X.astype(np.float32))
+    assert list(labels) == [r[0] for r in rows]
+    np.testing.assert_allclose(P[:, 0], [float(r[1]) for r in rows], atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning: few iterations on purpose
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sklearn_classifier_exports_probabilities_and_labels(backend, tmp_path, n_classes):
+    sk = pytest.importorskip("xpnet.sklearn")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = np.array(["ant", "bee", "cat"][:n_classes])[rng.integers(0, n_classes, 60)]
+    est = sk.MLPClassifier(hidden_layer_sizes=(7,), max_iter=20, random_state=0, backend=backend,
+                           dtype="float64").fit(X, y)
+    Y, labels = _run(est.export_onnx(tmp_path / "e.onnx"), X)
+    P = est.predict_proba(X)
+    np.testing.assert_allclose(Y, P[:, 1:] if n_classes == 2 else P, **TOL["float64"])
+    assert list(labels) == list(est.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_sklearn_regressor_exports_predictions(backend, tmp_path):
+    sk = pytest.importorskip("xpnet.sklearn")
+    X = np.random.default_rng(1).normal(size=(40, 3))
+    est = sk.MLPRegressor(hidden_layer_sizes=(5,), max_iter=30, random_state=0, backend=backend,
+                          dtype="float32").fit(X, X @ [1.0, -2.0, 0.5])
+    (Y,) = _run(est.export_onnx(tmp_path / "r.onnx"), X.astype(np.float32))
+    np.testing.assert_allclose(Y[:, 0], est.predict(X), **TOL["float32"])
+
+
+def test_export_leaves_the_backend_set_as_it_was(tmp_path):
+    before = xpnet.backend.available()
+    xpnet.mlp([2, 3, 1], seed=0).export_onnx(tmp_path / "m.onnx")
+    assert xpnet.backend.available() == before and "ndonnx" not in before
