@@ -5,7 +5,7 @@ import signal
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import xpnet
@@ -75,6 +75,8 @@ ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
        n_in=st.integers(1, 4), m=st.integers(1, 5),
        task=st.sampled_from(["binary", "multiclass", "regression"]),
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+# gradients of 3e-5 next to a loss of 0.8: central differences' rounding alone was 2e-6 relative
+@example(hidden=[3, 1], activation="sigmoid", n_in=1, m=2, task="binary", dtype="float64", seed=0)
 def test_gradcheck_holds_for_random_architectures(backend, hidden, activation, n_in, m, task,
                                                   dtype, seed):
     rng = np.random.default_rng(seed)
