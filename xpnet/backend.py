@@ -428,7 +428,7 @@ _DEFAULT = contextvars.ContextVar("xpnet_backend", default=None)
 _PROCESS_DEFAULT: list[Backend | None] = [None]
 
 
-def get(name=None, device=None) -> Backend:
+def get(name: str | Backend | None = None, device: Any = None) -> Backend:
     """The backend called ``name`` (a :class:`Backend` is returned as is).
 
     ``None`` is the current default (see :func:`use`, :func:`set_default` and the ``XPNET_BACKEND``

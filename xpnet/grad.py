@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
@@ -49,7 +51,8 @@ def _boundary(model, loss, X, y):
 
 
 @on_model_device
-def value_and_grad(model, loss, X, y, *, training=False):
+def value_and_grad(model: Sequential, loss: str | _losses.Loss, X: Any, y: Any, *,
+                   training: bool = False) -> tuple[Any, dict[str, Any]]:
     """The loss of ``model`` on ``(X, y)`` and its gradient with respect to every parameter.
 
     Parameters
@@ -83,7 +86,8 @@ _U64 = 2.0**-53
 
 
 @on_model_device
-def gradcheck(model, loss, X, y, eps: float = 1e-6) -> dict[str, float]:
+def gradcheck(model: Sequential, loss: str | _losses.Loss, X: Any, y: Any,
+              eps: float = 1e-6) -> dict[str, float]:
     """Compare backprop with central differences, in float64, for every parameter.
 
     The model is copied and cast to float64 (on its backend); each parameter entry ``θ`` is moved
