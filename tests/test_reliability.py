@@ -77,6 +77,8 @@ ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
 # gradients of 3e-5 next to a loss of 0.8: central differences' rounding alone was 2e-6 relative
 @example(hidden=[3, 1], activation="sigmoid", n_in=1, m=2, task="binary", dtype="float64", seed=0)
+# a ReLU unit at exactly 0 (inputs all dead, zero bias): a kink, where g is a one-sided slope
+@example(hidden=[1, 1], activation="relu", n_in=1, m=1, task="binary", dtype="float32", seed=2)
 def test_gradcheck_holds_for_random_architectures(backend, hidden, activation, n_in, m, task,
                                                   dtype, seed):
     rng = np.random.default_rng(seed)
