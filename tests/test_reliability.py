@@ -95,6 +95,33 @@ def test_gradcheck_holds_for_random_architectures(backend, hidden, activation, n
     assert max(errors.values()) < 1e-6, errors
 
 
+class _MSEOff(xpnet.losses.MeanSquaredError):
+    """MSE whose gradient is ``1 + off`` times the true one: every parameter's backward is off."""
+
+    def __init__(self, off):
+        super().__init__()
+        self.off = off
+
+    def __call__(self, pred, target):
+        value, grad = super().__call__(pred, target)
+        return value, grad * (1.0 + self.off)
+
+
+@HYPOTHESIS
+@given(hidden=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       activation=st.sampled_from(["sigmoid", "tanh", "identity"]), n_in=st.integers(1, 4),
+       m=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_gradcheck_sees_a_backward_off_by_one_in_ten_thousand(backend, hidden, activation, n_in, m,
+                                                              seed):
+    # the derived bound is tight enough to see errors 100 times smaller than the planted 1% of
+    # test_oracles.py: the largest gradient of the model is off by 1e-4 of itself
+    rng = np.random.default_rng(seed)
+    model = xpnet.mlp([n_in, *hidden, 2], activation, seed=seed, backend=backend, dtype="float64")
+    X, y = rng.normal(size=(m, n_in)), rng.normal(size=(m, 2))
+    assert max(xpnet.gradcheck(model, _MSEOff(0.0), X, y).values()) < 1e-9
+    assert max(xpnet.gradcheck(model, _MSEOff(1e-4), X, y).values()) > 5e-5
+
+
 def _bad_X():
     shapes = st.tuples(st.integers(0, 4), st.integers(0, 4))
     finite = st.floats(-1e3, 1e3)
