@@ -1,11 +1,13 @@
 """The test matrix: one session per backend, plus lint. ``nox`` with no arguments runs them all.
 
     nox                                   # numpy, array_api_strict, torch, cupy-standin, cupy (skips
-                                          # without CUDA), gpu_rehearsal, lint
+                                          # without CUDA), gpu_rehearsal, lint, package
     nox -s "tests(backend='numpy')"       # one backend
     nox -k strict                         # by keyword
     nox -s mutants                        # planted bugs must fail the tests (not in the default run)
     nox -s "tests(backend='jax')"         # JAX CPU (not in a bare nox: eager JAX is slow)
+    nox -s package                        # build sdist + wheel, twine check, install the wheel in a
+                                          # fresh venv, run `xpnet train`
 
 Each session sets ``XPNET_BACKEND``, which the test suite's ``backend`` fixture reads.
 ``cupy-standin`` runs the whole suite on xpnet's CuPy code path over the CuPy stand-in of
@@ -17,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import nox
@@ -105,6 +108,41 @@ def lint(session):
     """ruff on the package, tests, examples and benchmarks."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session(venv_backend="virtualenv")
+def package(session):
+    """The sdist and wheel as a user gets them: ``python -m build``, ``twine check``, the wheel
+    (with its ``py.typed``) installed into a fresh venv outside the source tree, imported, and its
+    ``xpnet`` command run."""
+    session.install("build", "twine")
+    tmp = Path(session.create_tmp()).resolve()
+    dist, venv = tmp / "dist", tmp / "fresh"
+    shutil.rmtree(dist, ignore_errors=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), ".")
+    wheels, sdists = sorted(dist.glob("xpnet-*.whl")), sorted(dist.glob("xpnet-*.tar.gz"))
+    if len(wheels) != 1 or len(sdists) != 1:
+        session.error(f"expected one wheel and one sdist in {dist}, found {wheels + sdists}")
+    session.run("twine", "check", "--strict", str(wheels[0]), str(sdists[0]))
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        if "xpnet/py.typed" not in wheel.namelist():
+            session.error(f"{wheels[0].name} lacks xpnet/py.typed")
+    session.run("python", "-m", "venv", str(venv))
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    # away from the source tree, and no PYTHONPATH (-I): pip and Python see only the fresh venv
+    session.chdir(tmp)
+    installed = {"PYTHONPATH": str(tmp)}
+    session.run(str(bin_dir / "python"), "-I", "-m", "pip", "install", "--quiet", str(wheels[0]),
+                external=True)
+    session.run(str(bin_dir / "python"), "-I", "-c",
+                "import pathlib, xpnet; assert 'site-packages' in xpnet.__file__, xpnet.__file__; "
+                "assert (pathlib.Path(xpnet.__file__).parent / 'py.typed').exists(); "
+                f"assert xpnet.__version__ == {wheels[0].name.split('-')[1]!r}, xpnet.__version__",
+                external=True)
+    session.run(str(bin_dir / "xpnet"), "--version", external=True, env=installed)
+    session.run(str(bin_dir / "xpnet"), "train", "--epochs", "2", "--quiet", "--plot", "",
+                "--out", str(tmp / "model.xpnet"), external=True, env=installed)
 
 
 @nox.session(venv_backend="virtualenv", default=False)

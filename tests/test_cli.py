@@ -1,6 +1,7 @@
 """The ``xpnet`` command's main paths, and its one-line errors with exit status 2."""
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -164,3 +165,22 @@ def test_train_with_diagnose_prints_the_report(in_tmp, capsys):
     assert "Dense(2, 5)" in out.split("xpnet diagnose: ")[1]  # the per-layer table
     png = (in_tmp / "diag.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+
+
+def test_train_without_matplotlib_keeps_the_model_and_says_how_to_get_the_plot(tmp_path):
+    # matplotlib hidden (an import of it raises ImportError), in a subprocess so this one keeps it
+    code = ("import sys; sys.modules['matplotlib'] = None; from xpnet.cli import main; "
+            "sys.exit(main(['train', '--epochs', '2', '--quiet', '--diagnose']))")
+    # cwd is tmp_path: a relative PYTHONPATH entry (tests/standin) must stay the same directory
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in paths if p)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stdout.splitlines() if "matplotlib" in line]
+    assert lines == ["no plot written: matplotlib is not installed (pip install 'xpnet[plot]' for "
+                     "training.png)"]
+    assert "xpnet diagnose: " in done.stdout  # the rest of the command's output still comes
+    assert not (tmp_path / "training.png").exists()
+    assert len(xpnet.load(tmp_path / "model.xpnet").params) == 6

@@ -667,7 +667,7 @@ _DEFAULT = contextvars.ContextVar("xpnet_backend", default=None)
 _PROCESS_DEFAULT: list[Backend | None] = [None]
 
 
-def get(name=None, device=None) -> Backend:
+def get(name: str | Backend | Any = None, device: Any = None) -> Backend:
     """The backend called ``name`` (a :class:`Backend` is returned as is; an array gives the
     backend it lives on, as :func:`of`).
 

@@ -347,12 +347,15 @@ def _train(args) -> int:
     print(f"model written to {args.out}")
     if args.plot:
         try:
-            from .plot import training_report
+            import matplotlib  # noqa: F401  (xpnet.plot imports it only when it draws)
         except ImportError:
-            print("matplotlib is not installed (pip install 'xpnet[plot]'): no plot written")
-            return 0
-        training_report(args.plot, history, model, X, y, diagnostics)
-        print(f"plot written to {args.plot}")
+            print(f"no plot written: matplotlib is not installed (pip install 'xpnet[plot]' for "
+                  f"{args.plot})")
+        else:
+            from .plot import training_report
+
+            training_report(args.plot, history, model, X, y, diagnostics)
+            print(f"plot written to {args.plot}")
     if diagnostics is not None:
         print(diagnostics.report)
     return 0

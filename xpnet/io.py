@@ -37,6 +37,7 @@ import stat
 import tempfile
 import threading
 import zipfile
+from typing import TYPE_CHECKING
 
 import array_api_compat
 import numpy as np
@@ -55,6 +56,9 @@ from .layers import (
     Standardize,
     Tanh,
 )
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAYERS", "load", "load_checkpoint", "save"]
 
@@ -375,7 +379,8 @@ def _file_mode(path: str) -> int:
 
 # -- load ---------------------------------------------------------------------------------------
 
-def load(path, backend=None, *, max_bytes=MAX_ARRAY_BYTES) -> Sequential:
+def load(path: str | os.PathLike, backend: str | Backend | None = None, *,
+         max_bytes: int = MAX_ARRAY_BYTES) -> Sequential:
     """The model saved at ``path``, on ``backend`` (``None``: the current default backend).
 
     A file saved from any backend loads on any other; parameters keep their saved dtype.

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import array_api_compat
 
@@ -21,6 +24,12 @@ from . import backend as _backend
 from . import init as _init
 from .functional import batch_sum, constant, sigmoid
 from .functional import namespace as _namespace
+
+if TYPE_CHECKING:  # names for the type hints only (train and losses import this module)
+    from .backend import Backend
+    from .losses import Loss
+    from .optim import Optimizer
+    from .train import Callback, History
 
 
 class Layer:
@@ -86,8 +95,9 @@ class Dense(Layer):
     product costs as much as ``dW``.
     """
 
-    def __init__(self, n_in: int, n_out: int, *, init="glorot_uniform", bias: bool = True,
-                 seed=None, backend=None, dtype="float32", device=None):
+    def __init__(self, n_in: int, n_out: int, *, init: str | Callable = "glorot_uniform",
+                 bias: bool = True, seed: int | None = None, backend: str | Backend | None = None,
+                 dtype: str = "float32", device: Any = None):
         super().__init__()
         for name, n in (("n_in", n_in), ("n_out", n_out)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -555,9 +565,12 @@ class Sequential(Layer):
 
     # -- training, inference, files (implemented in train.py and io.py) --------------------------
 
-    def fit(self, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32,
-            validation_data=None, validation_split=0.0, shuffle=True, seed=None, callbacks=(),
-            metrics=("accuracy",), verbose=1, initial_epoch=0, client=None, **cluster_options):
+    def fit(self, X: Any, y: Any, *, loss: str | Loss, optimizer: str | Optimizer = "adam",
+            epochs: int = 100, batch_size: int | None = 32, validation_data: tuple | None = None,
+            validation_split: float = 0.0, shuffle: bool = True, seed: int | None = None,
+            callbacks: Sequence[Callback] = (), metrics: Sequence[str] = ("accuracy",),
+            verbose: int = 1, initial_epoch: int = 0, client: Any = None,
+            **cluster_options: Any) -> History:
         """Train on ``(X, y)`` with mini-batch gradient descent; returns a ``History``.
 
         Parameters
@@ -618,21 +631,24 @@ class Sequential(Layer):
                    callbacks=callbacks, metrics=metrics, verbose=verbose,
                    initial_epoch=initial_epoch)
 
-    def predict(self, X, batch_size=None):
+    def predict(self, X: Any, batch_size: int | None = None) -> Any:
         """Outputs for ``X`` ``(m, n_in)`` on the model's backend, ``(m, n_out)``: probabilities
         when the model ends in Sigmoid/Softmax."""
         from .train import predict
 
         return predict(self, X, batch_size)
 
-    def evaluate(self, X, y, *, loss=None, metrics=("accuracy",), batch_size=None) -> dict:
+    def evaluate(self, X: Any, y: Any, *, loss: str | Loss | None = None,
+                 metrics: Sequence[str] = ("accuracy",),
+                 batch_size: int | None = None) -> dict[str, float]:
         """``{"loss": float, metric: float, ...}`` on ``(X, y)`` (``loss`` defaults to the last
         fit's)."""
         from .train import evaluate
 
         return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
-    def save(self, path, *, optimizer=None, extra=None) -> None:
+    def save(self, path: str | os.PathLike, *, optimizer: Optimizer | None = None,
+             extra: dict | None = None) -> None:
         """Write the model (architecture as JSON, parameters as arrays; optionally an optimizer's
         state) to exactly one file at ``path``, atomically. Never pickle."""
         from .io import save
@@ -666,8 +682,9 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)  # {self._backend} {self._dtype}"
 
 
-def mlp(sizes, activation="relu", output=None, *, seed=None, backend=None, dtype="float32",
-        device=None):
+def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = None, *,
+        seed: int | None = None, backend: str | Backend | None = None, dtype: str = "float32",
+        device: Any = None) -> Sequential:
     """A multi-layer perceptron: ``Dense`` layers with ``activation`` between them.
 
     Parameters
