@@ -84,14 +84,16 @@ def tests_jax(session):
 @nox.session(venv_backend="virtualenv")
 def gpu_rehearsal(session):
     """benchmarks/gpu_check.sh end to end on the CuPy stand-in, as the GPU machine will run it: a
-    Python without array-api-compat (carried as a wheel, installed offline by the script), a fake
+    Python without array-api-compat/-strict/-extra (carried as wheels, installed offline by the
+    script), a fake
     nvidia-smi, a few test files (the whole suite runs in the cupy-standin session)."""
     session.install("numpy", "pytest", "torch==2.13.0")  # what the GPU machine has; no compat
     tmp = Path(session.create_tmp()).resolve()
     wheels, bin_dir, out = tmp / "wheels", tmp / "bin", tmp / "gpu-check"
     shutil.rmtree(out, ignore_errors=True)
     session.run("python", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                "--dest", str(wheels), "array-api-compat>=1.12")
+                "--dest", str(wheels), "array-api-compat>=1.12", "array-api-strict>=2.6.1",
+                "array-api-extra>=0.11")  # what the GPU machine lacks, carried as wheels
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA-SMI stand-in (no GPU: CuPy stand-in)'\n")
     (bin_dir / "nvidia-smi").chmod(0o755)
