@@ -175,7 +175,7 @@ def test_losses_finite_at_extreme_logits(backend, dtype, on_device):
 def test_fused_gradient_is_p_minus_y_over_m(backend, loss, last):
     k = 1 if last is Sigmoid else 3
     model = Sequential(Dense(2, k, seed=0, backend=backend, dtype="float32"), last())
-    body, fused = losses.fuse(model, loss)
+    body, fused = xpnet.grad.fuse(model, loss)
     assert body.layers == model.layers[:-1] and fused.from_logits
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(5, k)) * np.array([1e4, 1.0, 1e-3][:k])  # saturated and gentle logits

@@ -65,6 +65,7 @@ from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
 from .explain import flat_layers, layer_kind
 from .functional import one_hot
+from .grad import fuse
 from .layers import Sequential
 from .train import Callback
 
@@ -227,18 +228,6 @@ def _num(value):
 # -- the doctor ----------------------------------------------------------------------------------
 
 
-def _resolve_loss(model, loss):
-    if loss is not None:
-        return _losses.get(loss)
-    from .io import trained_loss
-
-    if trained_loss(model) is not None:
-        return trained_loss(model)
-    kind = layer_kind(flat_layers(model)[-1][1]) if model.layers else ""
-    return {"sigmoid": _losses.BinaryCrossEntropy(), "softmax": _losses.CrossEntropy()}.get(
-        kind, _losses.MeanSquaredError())
-
-
 def _name(index, layer):
     return f"{index} {type(layer).__name__}"
 
@@ -277,7 +266,7 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
                            or not math.isfinite(lr) or lr < 0):
         raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    loss = _resolve_loss(model, loss)
+    loss = _losses.default_for(model) if loss is None else _losses.get(loss)
     X = check_X(model, X)
     report = Report()
     if not (model.layers and layer_kind(model.layers[0]) == "standardize"):  # the model scales X
@@ -407,7 +396,7 @@ def _labels(model, loss, X, y):
 
 def _fusion_findings(model, loss) -> list[Finding]:
     """Probabilities fed to a loss that xpnet cannot fuse, or logits expected but not given."""
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     if network is not model:
         return []
     pairs = flat_layers(model)
@@ -469,7 +458,7 @@ def _analyse(model, loss, X, Y, *, lr=None):
     """One forward (and, when ``Y`` is given, backward) pass, layer by layer: the statistics."""
     xp = model.backend.xp
     dtype = model.backend.dtype(model.dtype)
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     fused = network is not model
     pairs = flat_layers(model)
     run = pairs[:-1] if fused else pairs

@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import losses as _losses
+from .grad import fuse
 from .layers import (
     Dense,
     Dropout,
@@ -283,7 +284,7 @@ class Explanation:
         lines = [f"{self.description}",
                  f"one training step on {batch}; loss: {loss_name}{f' ({how})' if how else ''}"]
         if self.fused:
-            lines.append(f"fused: the output {self.output} and {loss_name} (xpnet.losses.fuse): "
+            lines.append(f"fused: the output {self.output} and {loss_name} (xpnet.grad.fuse): "
                          "the loss reads the logits and sends back (p - Y) / m")
         row_head = f"batch-first (xpnet): X (m, {self.input_width}), W (n_in, n_out), b (n_out,)"
         col_head = f"column (textbooks): X ({self.input_width}, m), W (n_out, n_in), b (n_out, 1)"
@@ -424,7 +425,7 @@ def explain(model, batch_size="m", loss=None, convention="row") -> Explanation:
         raise ValueError("explain needs a model with at least one layer")
     inferred = loss is None
     loss = _default_loss(pairs) if inferred else _losses.get(loss)
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     fused = network is not model
     widths = _widths(model, pairs)
     n_in = _first_dense_width(pairs, pairs[0][0]) if layer_kind(pairs[0][1]) != "custom" \
@@ -601,7 +602,7 @@ def _loss_steps(tracer, loss, out, m, k, fused_output):
         t("loss", "L", f"L = mean(softplus({out}) - Y * {out})",
           f"L = mean(softplus({out}) - Y * {out})", shapes, (), op=", ", implementation=impl,
           note=f"{mean_note}; from logits, never log(0)", **common)
-        note = (f"fused: = ({fused_output} - Y) / {n} (xpnet.losses.fuse)" if fused_output
+        note = (f"fused: = ({fused_output} - Y) / {n} (xpnet.grad.fuse)" if fused_output
                 else f"carries the 1/{n}")
         t("backward", f"d{out}", f"d{out} = (sigmoid({out}) - Y) / {n}",
           f"d{out} = (sigmoid({out}) - Y) / {n}", shapes, (m, k), op=", ", implementation=impl,
@@ -620,7 +621,7 @@ def _loss_steps(tracer, loss, out, m, k, fused_output):
           f"L = -sum(Y * log_softmax({out}, axis=0)) / m", shapes, (), op=", ",
           implementation=impl, note="Y one-hot (integer labels (m,) are one-hot encoded); "
           "the mean over the batch: 1/m", **common)
-        note = (f"fused: = ({fused_output} - Y) / m (xpnet.losses.fuse)" if fused_output
+        note = (f"fused: = ({fused_output} - Y) / m (xpnet.grad.fuse)" if fused_output
                 else "carries the 1/m")
         t("backward", f"d{out}", f"d{out} = (softmax({out}, axis=1) - Y) / m",
           f"d{out} = (softmax({out}, axis=0) - Y) / m", shapes, (m, k), op=", ",

@@ -56,6 +56,7 @@ from .layers import (
     Standardize,
     Tanh,
 )
+from .losses import trained_loss
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -156,12 +157,6 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
         raise ValueError(f"cannot save {total} bytes of arrays: the format holds at most "
                          f"{MAX_ARRAY_BYTES}")
     _write_atomic(target, json.dumps(meta, indent=1).encode("utf-8"), arrays)
-
-
-def trained_loss(model):
-    """The loss ``model`` was last trained with (by ``fit``, or as saved in its file), or None."""
-    info = getattr(model, "_fit_info", None) or {}
-    return info.get("loss") or getattr(model, "_saved_loss", None)
 
 
 def _loss_of(spec):

@@ -25,11 +25,23 @@ from . import init as _init
 from .functional import batch_sum, constant, sigmoid
 from .functional import namespace as _namespace
 
-if TYPE_CHECKING:  # names for the type hints only (train and losses import this module)
+if TYPE_CHECKING:  # names for the type hints only: never imported at run time
     from .backend import Backend
     from .losses import Loss
     from .optim import Optimizer
     from .train import Callback, History
+
+
+# The module behind Sequential's verbs (fit, predict, evaluate, save, summary, export_onnx):
+# xpnet.model, which sits above this module (it imports train, io, explain) and installs itself here
+# when imported (``import xpnet`` imports it). This hook is the only way up from ``layers``.
+_model: Any = None
+
+
+def _use_model(module) -> None:
+    """Install ``module`` (:mod:`xpnet.model`) as the implementation of Sequential's verbs."""
+    global _model
+    _model = module
 
 
 class Layer:
@@ -40,6 +52,9 @@ class Layer:
     """
 
     params: dict
+    #: The loss a model ending in this layer is evaluated with by default (a name in
+    #: :data:`xpnet.losses.LOSSES`), read by :func:`xpnet.losses.default_for`.
+    default_loss: str | None = None
 
     def __init__(self):
         self.params = {}
@@ -149,8 +164,10 @@ class Sigmoid(Layer):
 
     As the last layer before binary cross-entropy, this backward is never run: the loss is taken
     from the logits and the fused gradient ``(Y − target) / n`` flows straight into the layer below
-    (see :func:`xpnet.losses.fuse`).
+    (see :func:`xpnet.grad.fuse`).
     """
+
+    default_loss = "binary_crossentropy"
 
     def forward(self, X, training=False):
         Y = sigmoid(X, xp=_namespace(X))
@@ -258,8 +275,10 @@ class Softmax(Layer):
 
     As the last layer before cross-entropy, this backward is never run: the loss is taken from
     the logits and the fused gradient ``(Y − onehot) / m`` flows into the layer below
-    (see :func:`xpnet.losses.fuse`).
+    (see :func:`xpnet.grad.fuse`).
     """
+
+    default_loss = "crossentropy"
 
     def forward(self, X, training=False):
         xp = _namespace(X)
@@ -559,11 +578,9 @@ class Sequential(Layer):
 
     def summary(self) -> None:
         """Print the layers, output shapes, parameter counts, dtype, backend and device."""
-        from .explain import summary
+        _model.summary(self)
 
-        print(summary(self))
-
-    # -- training, inference, files (implemented in train.py and io.py) --------------------------
+    # -- the model's verbs: thin, implemented in xpnet.model (see _use_model) ----------------------
 
     def fit(self, X: Any, y: Any, *, loss: str | Loss, optimizer: str | Optimizer = "adam",
             epochs: int = 100, batch_size: int | None = 32, validation_data: tuple | None = None,
@@ -612,56 +629,34 @@ class Sequential(Layer):
             When the loss or a gradient becomes non-finite; the model keeps its last finite
             parameters.
         """
-        if client is None and cluster_options:
-            raise TypeError(f"fit() got unexpected keyword arguments {sorted(cluster_options)} "
-                            "(timeout= and worker_backend= go with client=)")
-        if client is not None:
-            from .distributed import fit
-
-            return fit(self, X, y, client=client, loss=loss, optimizer=optimizer, epochs=epochs,
-                       batch_size=batch_size, validation_data=validation_data,
-                       validation_split=validation_split, shuffle=shuffle, seed=seed,
-                       callbacks=callbacks, metrics=metrics, verbose=verbose,
-                       initial_epoch=initial_epoch, **cluster_options)
-        from .train import fit
-
-        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                   batch_size=batch_size, validation_data=validation_data,
-                   validation_split=validation_split, shuffle=shuffle, seed=seed,
-                   callbacks=callbacks, metrics=metrics, verbose=verbose,
-                   initial_epoch=initial_epoch)
+        return _model.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                          batch_size=batch_size, validation_data=validation_data,
+                          validation_split=validation_split, shuffle=shuffle, seed=seed,
+                          callbacks=callbacks, metrics=metrics, verbose=verbose,
+                          initial_epoch=initial_epoch, client=client, **cluster_options)
 
     def predict(self, X: Any, batch_size: int | None = None) -> Any:
         """Outputs for ``X`` ``(m, n_in)`` on the model's backend, ``(m, n_out)``: probabilities
         when the model ends in Sigmoid/Softmax."""
-        from .train import predict
-
-        return predict(self, X, batch_size)
+        return _model.predict(self, X, batch_size)
 
     def evaluate(self, X: Any, y: Any, *, loss: str | Loss | None = None,
                  metrics: Sequence[str] = ("accuracy",),
                  batch_size: int | None = None) -> dict[str, float]:
         """``{"loss": float, metric: float, ...}`` on ``(X, y)`` (``loss`` defaults to the last
         fit's)."""
-        from .train import evaluate
-
-        return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+        return _model.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
     def save(self, path: str | os.PathLike, *, optimizer: Optimizer | None = None,
              extra: dict | None = None) -> None:
         """Write the model (architecture as JSON, parameters as arrays; optionally an optimizer's
         state) to exactly one file at ``path``, atomically. Never pickle."""
-        from .io import save
-
-        save(self, path, optimizer=optimizer, extra=extra)
+        _model.save(self, path, optimizer=optimizer, extra=extra)
 
     def export_onnx(self, path, **kwargs) -> str:
         """Write inference as an ONNX file, traced from this model's own forward pass (see
         :func:`xpnet.onnx.export_onnx`; needs ``xpnet[onnx]``)."""
-        from .onnx import export_onnx
-
-        return export_onnx(self, path, **kwargs)
-
+        return _model.export_onnx(self, path, **kwargs)
 
     def copy(self) -> Sequential:
         """An independent copy (parameters included)."""
