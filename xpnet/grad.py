@@ -51,11 +51,9 @@ def forward_and_backward(network, loss, X, y, training):
 
 
 def forward_for_grads(network, X, training):
-    """``network.forward`` for a training step: no gradient for the data when the network can
-    skip it (xpnet's Dense and Sequential)."""
-    if isinstance(network, (Dense, Sequential)):
-        return network.forward(X, training, input_grad=False)
-    return network.forward(X, training)
+    """``network.forward`` for a training step: no gradient for the data (``input_grad=False``,
+    part of the layer protocol)."""
+    return network.forward(X, training, input_grad=False)
 
 
 def _loss_value(model, loss, X, y):

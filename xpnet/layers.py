@@ -13,6 +13,7 @@ implementation runs on NumPy, CuPy, PyTorch and array-api-strict.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -44,11 +45,31 @@ def _use_model(module) -> None:
     _model = module
 
 
+def _takes_input_grad(forward) -> bool:
+    parameters = inspect.signature(forward).parameters
+    return "input_grad" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def _ignoring_input_grad(forward):
+    """``forward(self, X, training=False)`` as the protocol's ``forward(..., input_grad=True)``."""
+
+    def adapted(self, X, training=False, *, input_grad=True):
+        return forward(self, X, training)
+
+    for name in ("__module__", "__name__", "__qualname__", "__doc__"):  # not __wrapped__: the
+        setattr(adapted, name, getattr(forward, name))  # signature shown is the one that runs
+    return adapted
+
+
 class Layer:
     """Base class: a layer has ``params`` (possibly empty) and ``forward``.
 
-    Subclasses implement ``forward(X, training=False) -> (Y, backward)``; parameterless layers need
-    nothing else. ``layer(X)`` is ``layer.forward(X)[0]``.
+    Subclasses implement ``forward(X, training=False, *, input_grad=True) -> (Y, backward)``;
+    parameterless layers need nothing else. ``layer(X)`` is ``layer.forward(X)[0]``. A subclass
+    whose ``forward`` takes no ``input_grad`` (``forward(X, training=False)``, as DESIGN.md and the
+    README write custom layers) is adapted when the class is made: ``input_grad`` is accepted and
+    ignored, so ``Sequential`` calls every layer the same way.
     """
 
     params: dict
@@ -59,7 +80,19 @@ class Layer:
     def __init__(self):
         self.params = {}
 
-    def forward(self, X, training=False):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is not None and not _takes_input_grad(forward):
+            cls.forward = _ignoring_input_grad(forward)
+
+    def forward(self, X, training=False, *, input_grad=True):
+        """``(Y, backward)`` for the batch ``X``; ``backward(dY) -> (dX, grads)``.
+
+        ``training`` turns on what only training does (dropout). ``input_grad=False``: the caller
+        needs no ``dX`` (the first layer of a model being trained), and ``backward`` may return
+        ``None`` for it, skipping its cost (``Dense`` does; elementwise layers compute it anyway).
+        """
         raise NotImplementedError
 
     def __call__(self, X):
@@ -169,7 +202,7 @@ class Sigmoid(Layer):
 
     default_loss = "binary_crossentropy"
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         Y = sigmoid(X, xp=_namespace(X))
 
         def backward(dY):
@@ -192,7 +225,7 @@ class Tanh(Layer):
         Backward:  dX = dY * (1 − Y²)        (m, n)   from the saved output Y
     """
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         Y = _namespace(X).tanh(X)
 
         def backward(dY):
@@ -214,7 +247,7 @@ class ReLU(Layer):
         Backward:  dX = dY where Y > 0, else 0     (m, n)   (the subgradient at 0 is taken as 0)
     """
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
         Y = xp.maximum(X, constant(0.0, (), X, xp=xp))  # a 0-D zero: clip's wrapper costs more
 
@@ -245,7 +278,7 @@ class LeakyReLU(Layer):
             raise ValueError(f"slope must be a finite number in [0, 1], got {slope!r}")
         self.slope = float(slope)
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
         S = xp.astype(X > 0, X.dtype) * (1.0 - self.slope) + self.slope
         Y = X * S
@@ -280,7 +313,7 @@ class Softmax(Layer):
 
     default_loss = "crossentropy"
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
         S = xp.exp(X - xp.max(X, axis=1, keepdims=True))
         Y = S / xp.sum(S, axis=1, keepdims=True)
@@ -301,7 +334,7 @@ class Identity(Layer):
         Forward:   Y  = X        Backward:  dX = dY
     """
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         return X, lambda dY: (dY, {})
 
 
@@ -327,7 +360,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.random = _backend.Random(seed)
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         if not training or self.rate == 0.0:
             return X, lambda dY: (dY, {})
         keep = self.random.bernoulli(tuple(X.shape), 1.0 - self.rate, backend=_backend.of(X),
@@ -395,7 +428,7 @@ class Standardize(Layer):
         self._dtype = dtype
         return self
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         if X.shape[-1] != self.n_in:
             raise ValueError(f"Standardize takes {self.n_in} input features, got X of shape "
                              f"{tuple(X.shape)}")
@@ -441,6 +474,9 @@ class _Params(dict):
         self._model._assign({key: value})
 
 
+_NO_GRADS: dict = {}  # the gradients of a layer the backward pass does not reach (never mutated)
+
+
 class Sequential(Layer):
     """Layers applied in order; itself a layer, with the backward passes run in reverse.
 
@@ -483,26 +519,29 @@ class Sequential(Layer):
             raise AttributeError("use load_params() to set a Sequential's parameters")
 
     def forward(self, X, training=False, *, input_grad=True):
-        """``input_grad=False``: the backward pass skips the first layer's ``dX`` and returns
-        ``None`` for it (training needs no gradient for the data)."""
+        """Thinc's ``chain``: the forwards in order, then the backwards in reverse.
+
+        ``input_grad=False``: nothing before this model is trained, so no layer up to and
+        including the first one with parameters computes its ``dX`` (the backward pass stops
+        there and returns ``None`` for it).
+        """
         backwards = []
-        skip = not input_grad  # through a leading Standardize too: nothing before it is trained
+        start = 0 if input_grad else len(self.layers)
         context = self._backend.context()  # the model's device is current for CuPy's kernels
         with context:
-            for layer in self.layers:
-                if skip and isinstance(layer, (Dense, Sequential)):
-                    X, backward = layer.forward(X, training, input_grad=False)
-                else:
-                    X, backward = layer.forward(X, training)
-                skip = skip and isinstance(layer, Standardize)
+            for i, layer in enumerate(self.layers):
+                X, backward = layer.forward(X, training, input_grad=input_grad)
                 backwards.append(backward)
+                if not input_grad and layer.params:  # the layers after it must send dX back
+                    input_grad, start = True, i
 
         def backward(dY):
-            per_layer = [None] * len(backwards)
+            per_layer = [_NO_GRADS] * len(backwards)
             with context:
-                for i in range(len(backwards) - 1, -1, -1):
+                for i in range(len(backwards) - 1, start - 1, -1):
                     dY, per_layer[i] = backwards[i](dY)
-            return dY, {f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
+            return (dY if start == 0 else None), {
+                f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
 
         return X, backward
 
