@@ -11,9 +11,7 @@ from xpnet import losses
 from xpnet.layers import (
     Dense,
     Dropout,
-    Identity,
     LeakyReLU,
-    ReLU,
     Sequential,
     Sigmoid,
     Softmax,
@@ -22,13 +20,9 @@ from xpnet.layers import (
 
 # (batch size m, input features n_in): batch of one and a single feature included.
 SHAPES = [(1, 1), (1, 3), (5, 1), (7, 4)]
-ACTIVATION_LAYERS = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": lambda: LeakyReLU(0.1),
-    "softmax": Softmax,
-    "identity": Identity,
+ACTIVATION_LAYERS = {  # every registered activation (xpnet.layers.ACTIVATIONS), and more
+    **xpnet.layers.ACTIVATIONS,
+    "leaky_relu_0.1": lambda: LeakyReLU(0.1),
     "dropout_inference": lambda: Dropout(0.5),
 }
 TOLERANCE = 1e-6

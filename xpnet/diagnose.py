@@ -66,7 +66,7 @@ from .backend import on_model_device, to_numpy
 from .explain import flat_layers, layer_kind
 from .functional import one_hot
 from .grad import fuse
-from .layers import Sequential
+from .layers import LAYERS, Sequential
 from .train import Callback
 
 __all__ = ["Diagnostics", "Finding", "LayerStats", "Report", "diagnose"]
@@ -331,7 +331,7 @@ def _output_kind(model) -> str:
     """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
     for _, layer in reversed(flat_layers(model)):
         kind = layer_kind(layer)
-        if kind not in ("identity", "dropout"):
+        if kind == "custom" or not LAYERS[kind].passthrough:
             return kind
     return "identity"
 
@@ -403,13 +403,13 @@ def _fusion_findings(model, loss) -> list[Finding]:
     tail = []
     for key, layer in reversed(pairs):
         kind = layer_kind(layer)
-        if kind in ("identity", "dropout"):
+        if kind != "custom" and LAYERS[kind].passthrough:
             tail.append(_name(key, layer))
             continue
         break
     else:
         return []
-    squash = kind in ("sigmoid", "softmax")
+    squash = kind != "custom" and LAYERS[kind].probabilities
     probability_loss = isinstance(head, (_losses.BinaryCrossEntropy, _losses.CrossEntropy))
     if squash and probability_loss and not head.from_logits:
         through = f" through {', '.join(reversed(tail))}" if tail else ""
@@ -432,8 +432,7 @@ def _fusion_findings(model, loss) -> list[Finding]:
                         "time", f"drop from_logits=True (xpnet then fuses the "
                         f"{type(layer).__name__} with the loss), or drop the "
                         f"{type(layer).__name__} layer")]
-    if probability_loss and not head.from_logits and kind in ("dense", "identity", "relu",
-                                                               "leaky_relu"):
+    if probability_loss and not head.from_logits and kind != "custom" and not squash:
         return [Finding("unfused_loss", "error", _name(key, layer),
                         f"{type(head).__name__} expects probabilities but the model ends in "
                         f"{type(layer).__name__}, whose outputs are not in (0, 1)",

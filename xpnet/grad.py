@@ -9,7 +9,7 @@ from typing import Any
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
-from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import LAYERS, Dropout, Sequential, Sigmoid, Softmax, kind
 from .layers import n_outputs as _n_outputs
 
 
@@ -243,20 +243,22 @@ def gradcheck(model: Sequential, loss: str | _losses.Loss, X: Any, y: Any,
 def check_model(model, loss: _losses.Loss) -> None:
     """Refuse a loss on probabilities for a model whose outputs cannot be probabilities.
 
-    Binary cross-entropy or cross-entropy with ``from_logits=False`` after a model that ends in
-    ``Dense`` (or ReLU, LeakyReLU, Tanh; Identity and Dropout looked through) takes ``log`` of
-    logits: training runs, and ends at garbage. ``ValueError`` with the two fixes. Custom last
-    layers are trusted.
+    Binary cross-entropy or cross-entropy with ``from_logits=False`` after a model that ends in a
+    registered layer whose outputs are not probabilities (``Dense``, ReLU, Tanh, ...; those that
+    are the identity at inference, Identity and Dropout, looked through) takes ``log`` of logits:
+    training runs, and ends at garbage. ``ValueError`` with the two fixes. Custom last layers are
+    trusted.
     """
     if type(loss) not in (_losses.BinaryCrossEntropy, _losses.CrossEntropy) or loss.from_logits:
         return
     last = model
     while isinstance(last, Sequential):
-        layers = [layer for layer in last.layers if type(layer) not in (Identity, Dropout)]
+        layers = [layer for layer in last.layers
+                  if kind(layer) == "custom" or not LAYERS[kind(layer)].passthrough]
         if not layers:
             return
         last = layers[-1]
-    if type(last) not in (Dense, ReLU, LeakyReLU, Tanh):
+    if kind(last) == "custom" or LAYERS[kind(last)].probabilities:
         return
     binary = type(loss) is _losses.BinaryCrossEntropy
     output, cls = ("sigmoid", "BinaryCrossEntropy") if binary else ("softmax", "CrossEntropy")

@@ -8,6 +8,13 @@ pass needs, so forward and backward of every layer sit side by side on one scree
 Data is batch-first: ``X`` is ``(m, n_in)`` with ``m`` the batch size. Layers never divide by ``m``:
 the loss owns the batch mean. All math uses the array's own Array API namespace, so one
 implementation runs on NumPy, CuPy, PyTorch and array-api-strict.
+
+The registry :data:`LAYERS`: each built-in layer is one class that registers itself by name
+(``class Swish(Layer, register="swish")``) and declares what every table needs — its config keys
+(the file format), its equations (``explain`` and docs/backprop.md), whether ``mlp`` takes it as an
+activation and initialises the Dense layers around it with He's rule, its default loss, and whether
+it is the identity at inference or outputs probabilities (``diagnose``, ``grad.check_model``).
+Adding a built-in layer is adding one such class.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import copy
 import inspect
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import array_api_compat
@@ -62,6 +69,60 @@ def _ignoring_input_grad(forward):
     return adapted
 
 
+#: The registry of built-in layers: name -> class (filled by ``class X(Layer, register=name)``).
+LAYERS: dict[str, type[Layer]] = {}
+
+
+def _register(cls, name: str) -> None:
+    """Check what ``cls`` declares and enter it in :data:`LAYERS` under ``name``."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a layer's registry name must be an identifier, got {name!r}")
+    if name in LAYERS:
+        raise ValueError(f"a layer named {name!r} is registered already ({LAYERS[name].__name__}); "
+                         "unregister it first")
+    if not {"forward", "backward"} <= set(cls.equations):
+        raise ValueError(f"{cls.__name__}.equations must give 'forward' and 'backward', got "
+                         f"{sorted(cls.equations)}")
+    accepted = inspect.signature(cls.__init__).parameters
+    if not set(cls.config_keys) <= set(accepted):
+        raise ValueError(f"{cls.__name__}.config_keys {sorted(set(cls.config_keys) - set(accepted))} "
+                         "are not arguments of its constructor")
+    cls.name = name
+    LAYERS[name] = cls
+
+
+def unregister(name: str) -> type[Layer]:
+    """Remove a layer from :data:`LAYERS` (tests of the registry); returns its class."""
+    return LAYERS.pop(name)
+
+
+def kind(layer) -> str:
+    """The registry name of ``layer``'s class (``"dense"``, ``"sigmoid"``, ...), or of the
+    registered class it subclasses without changing ``forward``; ``"custom"`` for anything else."""
+    for cls in type(layer).__mro__:
+        if LAYERS.get(getattr(cls, "name", None)) is cls:
+            return cls.name if cls.forward is type(layer).forward else "custom"
+    return "custom"
+
+
+def canonical(template: str) -> str:
+    """An equation template with every ``{symbol}`` written as itself: ``"Y = sigmoid(X)"``."""
+    return template.format_map(_Symbols())
+
+
+class _Symbols(dict):
+    def __missing__(self, key):
+        return key
+
+
+def equation_lines(cls, phase: str, column: bool = False) -> list[str]:
+    """The ``phase`` (``"forward"`` or ``"backward"``) equation templates of a registered layer
+    class, in xpnet's batch-first convention or (``column``) the column convention."""
+    lines = cls.equations.get("column", {}).get(phase, cls.equations[phase]) if column \
+        else cls.equations[phase]
+    return [lines] if isinstance(lines, str) else list(lines)
+
+
 class Layer:
     """Base class: a layer has ``params`` (possibly empty) and ``forward``.
 
@@ -73,18 +134,41 @@ class Layer:
     """
 
     params: dict
+
+    # -- what a registered layer declares (class attributes; see the module docstring) --------
+    #: Its name in :data:`LAYERS`: ``mlp``'s activation name, ``explain``'s and ``diagnose``'s kind.
+    name: str = ""
+    #: The constructor arguments :meth:`config` returns: the keys of its entry in a model file.
+    config_keys: tuple[str, ...] = ()
+    #: ``{"forward": str or lines, "backward": str or lines}``, optionally ``"column"`` (the same
+    #: in the column convention) and ``"note"``: templates in which ``{X}``, ``{Y}``, ``{dX}``,
+    #: ``{dY}`` (Dense: ``{Z}``, ``{dZ}``), parameters (``{W}``, ``{dW}``) and config keys
+    #: (``{slope}``) stand for the names ``explain`` gives them; :func:`canonical` writes each
+    #: symbol as itself, as docs/backprop.md shows them.
+    equations: dict = {}
+    #: ``mlp(activation=name)`` and ``output=name`` take it (built with no arguments).
+    activation: bool = False
+    #: ``mlp`` initialises the Dense layers of a network with this activation with He's rule
+    #: (ReLU-like: half the inputs are zeroed), else with Glorot's.
+    he_init: bool = False
     #: The loss a model ending in this layer is evaluated with by default (a name in
     #: :data:`xpnet.losses.LOSSES`), read by :func:`xpnet.losses.default_for`.
     default_loss: str | None = None
+    #: The identity at inference (Identity, Dropout): checks of a model's output look through it.
+    passthrough: bool = False
+    #: Its outputs are probabilities, in (0, 1) (Sigmoid, Softmax).
+    probabilities: bool = False
 
     def __init__(self):
         self.params = {}
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, register: str | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
         forward = cls.__dict__.get("forward")
         if forward is not None and not _takes_input_grad(forward):
             cls.forward = _ignoring_input_grad(forward)
+        if register is not None:
+            _register(cls, register)
 
     def forward(self, X, training=False, *, input_grad=True):
         """``(Y, backward)`` for the batch ``X``; ``backward(dY) -> (dX, grads)``.
@@ -99,8 +183,9 @@ class Layer:
         return self.forward(X)[0]
 
     def config(self) -> dict:
-        """Constructor arguments that rebuild this layer's architecture (JSON-serialisable)."""
-        return {}
+        """Constructor arguments that rebuild this layer's architecture (JSON-serialisable): by
+        default the attributes named by ``config_keys``."""
+        return {key: getattr(self, key) for key in self.config_keys}
 
     def to(self, backend=None, dtype=None):
         """Move (and/or cast) the parameters to ``backend``; returns ``self``."""
@@ -112,7 +197,7 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-class Dense(Layer):
+class Dense(Layer, register="dense"):
     r"""Fully connected layer ``Z = X @ W + b``.
 
     Parameters
@@ -142,6 +227,15 @@ class Dense(Layer):
     first layer of a model being trained needs no gradient for the data, and for a wide input that
     product costs as much as ``dW``.
     """
+
+    config_keys = ("n_in", "n_out", "bias")
+    equations = {
+        "forward": "{Z} = {X} @ {W} + {b}",
+        "backward": ("{dW} = {X}.T @ {dZ}", "{db} = sum({dZ}, axis=0)", "{dX} = {dZ} @ {W}.T"),
+        "column": {"forward": "{Z} = {W} @ {X} + {b}",
+                   "backward": ("{dW} = {dZ} @ {X}.T", "{db} = sum({dZ}, axis=1, keepdims=True)",
+                                "{dX} = {W}.T @ {dZ}")},
+    }
 
     def __init__(self, n_in: int, n_out: int, *, init: str | Callable = "glorot_uniform",
                  bias: bool = True, seed: int | None = None, backend: str | Backend | None = None,
@@ -185,7 +279,7 @@ class Dense(Layer):
         return f"Dense({self.n_in}, {self.n_out}{'' if 'b' in self.params else ', bias=False'})"
 
 
-class Sigmoid(Layer):
+class Sigmoid(Layer, register="sigmoid"):
     """Logistic sigmoid, computed without overflow.
 
     Notes
@@ -200,6 +294,8 @@ class Sigmoid(Layer):
     (see :func:`xpnet.grad.fuse`).
     """
 
+    equations = {"forward": "{Y} = sigmoid({X})", "backward": "{dX} = {dY} * {Y} * (1 - {Y})"}
+    activation = probabilities = True
     default_loss = "binary_crossentropy"
 
     def forward(self, X, training=False, *, input_grad=True):
@@ -214,7 +310,7 @@ class Sigmoid(Layer):
         return Y, backward
 
 
-class Tanh(Layer):
+class Tanh(Layer, register="tanh"):
     """Hyperbolic tangent.
 
     Notes
@@ -224,6 +320,9 @@ class Tanh(Layer):
         Forward:   Y  = tanh(X)              X, Y (m, n)
         Backward:  dX = dY * (1 − Y²)        (m, n)   from the saved output Y
     """
+
+    equations = {"forward": "{Y} = tanh({X})", "backward": "{dX} = {dY} * (1 - {Y}**2)"}
+    activation = True
 
     def forward(self, X, training=False, *, input_grad=True):
         Y = _namespace(X).tanh(X)
@@ -236,7 +335,7 @@ class Tanh(Layer):
         return Y, backward
 
 
-class ReLU(Layer):
+class ReLU(Layer, register="relu"):
     """Rectified linear unit.
 
     Notes
@@ -246,6 +345,9 @@ class ReLU(Layer):
         Forward:   Y  = max(X, 0)                  X, Y (m, n)
         Backward:  dX = dY where Y > 0, else 0     (m, n)   (the subgradient at 0 is taken as 0)
     """
+
+    equations = {"forward": "{Y} = maximum({X}, 0)", "backward": "{dX} = where({Y} > 0, {dY}, 0)"}
+    activation = he_init = True
 
     def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
@@ -260,7 +362,7 @@ class ReLU(Layer):
         return Y, backward
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(Layer, register="leaky_relu"):
     """ReLU with a small slope for negative inputs, so no unit is ever dead.
 
     Notes
@@ -270,6 +372,11 @@ class LeakyReLU(Layer):
         Forward:   Y  = X * S     S (m, n) = 1 where X > 0, else slope     X, Y (m, n)
         Backward:  dX = dY * S                                             (m, n)
     """
+
+    config_keys = ("slope",)
+    equations = {"forward": "{Y} = where({X} > 0, {X}, {slope} * {X})",
+                 "backward": "{dX} = where({X} > 0, {dY}, {slope} * {dY})"}
+    activation = he_init = True
 
     def __init__(self, slope: float = 0.01):
         super().__init__()
@@ -288,14 +395,11 @@ class LeakyReLU(Layer):
 
         return Y, backward
 
-    def config(self) -> dict:
-        return {"slope": self.slope}
-
     def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
 
 
-class Softmax(Layer):
+class Softmax(Layer, register="softmax"):
     """Softmax over the features of each row (max-shifted, so it never overflows).
 
     Notes
@@ -311,6 +415,14 @@ class Softmax(Layer):
     (see :func:`xpnet.grad.fuse`).
     """
 
+    equations = {
+        "forward": "{Y} = softmax({X}, axis=1)",
+        "backward": "{dX} = {Y} * ({dY} - sum({dY} * {Y}, axis=1, keepdims=True))",
+        "column": {"forward": "{Y} = softmax({X}, axis=0)",
+                   "backward": "{dX} = {Y} * ({dY} - sum({dY} * {Y}, axis=0, keepdims=True))"},
+        "note": "each row (sample) sums to 1",
+    }
+    activation = probabilities = True
     default_loss = "crossentropy"
 
     def forward(self, X, training=False, *, input_grad=True):
@@ -324,7 +436,7 @@ class Softmax(Layer):
         return Y, backward
 
 
-class Identity(Layer):
+class Identity(Layer, register="identity"):
     """The identity (a linear output for regression).
 
     Notes
@@ -334,11 +446,14 @@ class Identity(Layer):
         Forward:   Y  = X        Backward:  dX = dY
     """
 
+    equations = {"forward": "{Y} = {X}", "backward": "{dX} = {dY}"}
+    activation = passthrough = True
+
     def forward(self, X, training=False, *, input_grad=True):
         return X, lambda dY: (dY, {})
 
 
-class Dropout(Layer):
+class Dropout(Layer, register="dropout"):
     """Inverted dropout: while training, zero each input with probability ``rate`` and scale the
     survivors by ``1 / (1 − rate)``, so inference needs no rescaling. Inactive unless ``training``.
 
@@ -352,6 +467,12 @@ class Dropout(Layer):
     Masks are drawn on the host from ``seed`` (see :class:`xpnet.backend.Random`), so the same seed
     drops the same units on every backend.
     """
+
+    config_keys = ("rate",)
+    equations = {"forward": "{Y} = {X} * {M}", "backward": "{dX} = {dY} * {M}",
+                 "note": "training only ({M} = keep-mask / (1 - {rate}), drawn per call); "
+                         "{Y} = {X} in predict()"}
+    passthrough = True
 
     def __init__(self, rate: float, *, seed=None):
         super().__init__()
@@ -372,14 +493,11 @@ class Dropout(Layer):
 
         return X * M, backward
 
-    def config(self) -> dict:
-        return {"rate": self.rate}
-
     def __repr__(self) -> str:
         return f"Dropout({self.rate})"
 
 
-class Standardize(Layer):
+class Standardize(Layer, register="standardize"):
     """Feature scaling fixed at construction: ``(X − mean) / std``, with no trainable parameters.
 
     Put at the front of a network, it carries the preprocessing with the model, so a saved model
@@ -400,6 +518,11 @@ class Standardize(Layer):
         Forward:   Y  = (X − mean) / std     X, Y (m, n)   mean, std (n,)
         Backward:  dX = dY / std             (m, n)
     """
+
+    config_keys = ("mean", "std")
+    equations = {"forward": "{Y} = ({X} - mean) / std", "backward": "{dX} = {dY} / std",
+                 "note": "the preprocessing saved with the model (mean, std per feature; not "
+                         "trained)"}
 
     def __init__(self, mean, std, *, backend=None, dtype="float32"):
         super().__init__()
@@ -450,14 +573,24 @@ class Standardize(Layer):
         return f"Standardize({self.n_in})"
 
 
-ACTIVATIONS = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "softmax": Softmax,
-    "identity": Identity,
-}
+class _Activations(Mapping):
+    """The registered layers ``mlp`` takes as activations, read from :data:`LAYERS` when used."""
+
+    def __getitem__(self, name):
+        cls = LAYERS[name]
+        if not cls.activation:
+            raise KeyError(name)
+        return cls
+
+    def __iter__(self):
+        return (name for name, cls in LAYERS.items() if cls.activation)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+#: name -> class of the layers ``mlp`` takes as ``activation``/``output`` (a view of LAYERS).
+ACTIVATIONS: Mapping[str, type[Layer]] = _Activations()
 
 
 class _Params(dict):
@@ -727,8 +860,8 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
         Layer widths from inputs to outputs: ``[2, 5, 5, 1]`` is 2 inputs, two hidden layers of 5
         and 1 output.
     activation : str
-        Between Dense layers: one of ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``,
-        ``"softmax"``, ``"identity"``.
+        Between Dense layers: a name in :data:`ACTIVATIONS` (the registered activations:
+        ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"softmax"``, ``"identity"``).
     output : str or None
         The activation after the last Dense layer (``None``: none, the model outputs logits).
     seed : int or None
@@ -759,7 +892,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
     target = _backend.get(backend, device)
     dtype = _backend.dtype_name(dtype)
     random = _backend.Random(seed)
-    init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"
+    init = "he_uniform" if ACTIVATIONS[activation].he_init else "glorot_uniform"
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i:
