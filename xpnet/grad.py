@@ -9,7 +9,8 @@ from typing import Any
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
-from .layers import LAYERS, Dropout, Sequential, Sigmoid, Softmax, kind
+from .layers import LAYERS, Dropout, Sequential, Sigmoid, Softmax
+from .layers import kind as layer_kind
 from .layers import n_outputs as _n_outputs
 
 
@@ -254,11 +255,11 @@ def check_model(model, loss: _losses.Loss) -> None:
     last = model
     while isinstance(last, Sequential):
         layers = [layer for layer in last.layers
-                  if kind(layer) == "custom" or not LAYERS[kind(layer)].passthrough]
+                  if layer_kind(layer) == "custom" or not LAYERS[layer_kind(layer)].passthrough]
         if not layers:
             return
         last = layers[-1]
-    if kind(last) == "custom" or LAYERS[kind(last)].probabilities:
+    if layer_kind(last) == "custom" or LAYERS[layer_kind(last)].probabilities:
         return
     binary = type(loss) is _losses.BinaryCrossEntropy
     output, cls = ("sigmoid", "BinaryCrossEntropy") if binary else ("softmax", "CrossEntropy")
