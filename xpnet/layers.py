@@ -1,9 +1,10 @@
 """Layers: each one's forward pass returns its backward pass.
 
-The protocol (after Thinc): ``Y, backward = layer.forward(X, training=False)``, then
-``dX, grads = backward(dY)``, where ``dY = ∂L/∂Y`` has ``Y``'s shape, ``dX = ∂L/∂X`` has ``X``'s and
+The protocol (after Thinc): ``Y, backward = layer.forward(X, training=False, *, input_grad=True)``,
+then ``dX, grads = backward(dY)``, where ``dY = ∂L/∂Y`` has ``Y``'s shape, ``dX = ∂L/∂X`` has ``X``'s and
 ``grads`` has the keys and shapes of ``layer.params``. The closure keeps exactly what the backward
-pass needs, so forward and backward of every layer sit side by side on one screen.
+pass needs, so forward and backward of every layer sit side by side on one screen. With
+``input_grad=False`` the caller wants no ``dX`` and ``backward`` may return ``None`` for it.
 
 Data is batch-first: ``X`` is ``(m, n_in)`` with ``m`` the batch size. Layers never divide by ``m``:
 the loss owns the batch mean. All math uses the array's own Array API namespace, so one
