@@ -51,7 +51,7 @@ def _targets(model, loss, m, k, rng):
 def _real_shapes(model, loss, X, Y):
     """The shapes the code computes, layer by layer: forward outputs and, backwards, each layer's
     input gradient and parameter gradients (through the same fuse the fit loop uses)."""
-    network, head = L.fuse(model, loss)
+    network, head = xpnet.grad.fuse(model, loss)
     pairs = flat_layers(model)
     fused_last = pairs[-1][0] if network is not model else None
     forward, backwards, H = {}, [], X
@@ -125,7 +125,7 @@ def test_the_question_network_line_by_line():
     loss_at = next(i for i, ln in enumerate(lines) if ln.startswith("loss"))
     assert "batch mean enters here" in lines[loss_at]
     assert lines[loss_at + 1].strip().startswith("L = mean(softplus(Z3) - Y * Z3)")
-    assert "fused: = (A3 - Y) / m (xpnet.losses.fuse)" in line("dZ3 = (sigmoid(Z3) - Y) / m")
+    assert "fused: = (A3 - Y) / m (xpnet.grad.fuse)" in line("dZ3 = (sigmoid(Z3) - Y) / m")
     assert "predict() only" in line("A3 = sigmoid(Z3)")
     # order: forward, then loss, then backward from the output to the input
     names = [s.name for s in explain(_question()).steps]
@@ -275,11 +275,11 @@ def test_docs_name_only_functions_that_exist():
 
 def test_backprop_doc_names_every_layer_and_loss():
     names = set(_named_in_docs())
-    for cls in ("Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax", "Identity", "Dropout"):
-        assert f"xpnet.layers.{cls}.forward" in names, cls
+    for cls in xpnet.layers.LAYERS.values():
+        assert f"xpnet.layers.{cls.__name__}.forward" in names, cls
     for cls in ("BinaryCrossEntropy", "CrossEntropy", "MeanSquaredError"):
         assert f"xpnet.losses.{cls}.__call__" in names, cls
-    assert "xpnet.losses.fuse" in names
+    assert "xpnet.grad.fuse" in names
 
 
 def test_readme_shows_the_real_explain_output():

@@ -11,9 +11,7 @@ from xpnet import losses
 from xpnet.layers import (
     Dense,
     Dropout,
-    Identity,
     LeakyReLU,
-    ReLU,
     Sequential,
     Sigmoid,
     Softmax,
@@ -22,13 +20,9 @@ from xpnet.layers import (
 
 # (batch size m, input features n_in): batch of one and a single feature included.
 SHAPES = [(1, 1), (1, 3), (5, 1), (7, 4)]
-ACTIVATION_LAYERS = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": lambda: LeakyReLU(0.1),
-    "softmax": Softmax,
-    "identity": Identity,
+ACTIVATION_LAYERS = {  # every registered activation (xpnet.layers.ACTIVATIONS), and more
+    **xpnet.layers.ACTIVATIONS,
+    "leaky_relu_0.1": lambda: LeakyReLU(0.1),
     "dropout_inference": lambda: Dropout(0.5),
 }
 TOLERANCE = 1e-6
@@ -175,7 +169,7 @@ def test_losses_finite_at_extreme_logits(backend, dtype, on_device):
 def test_fused_gradient_is_p_minus_y_over_m(backend, loss, last):
     k = 1 if last is Sigmoid else 3
     model = Sequential(Dense(2, k, seed=0, backend=backend, dtype="float32"), last())
-    body, fused = losses.fuse(model, loss)
+    body, fused = xpnet.grad.fuse(model, loss)
     assert body.layers == model.layers[:-1] and fused.from_logits
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(5, k)) * np.array([1e4, 1.0, 1e-3][:k])  # saturated and gentle logits

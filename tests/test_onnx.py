@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from layer_examples import between
 
 import xpnet
-from xpnet import Dense, Layer, Sequential, io
+from xpnet import Dense, Layer, Sequential, Standardize
 from xpnet.cli import main
+from xpnet.layers import LAYERS
 
 pytest.importorskip("ndonnx")
 ort = pytest.importorskip("onnxruntime")
@@ -18,25 +20,20 @@ def _run(path, X):
 
 
 def _with(layer_type, backend, dtype):
-    """A small model holding one layer of the registry type (between two Dense layers)."""
-    cls, _ = io.LAYERS[layer_type]
+    """A small model holding one registered layer (between two Dense layers), or a nested
+    Sequential."""
     kw = {"backend": backend, "dtype": dtype}
-    if layer_type == "Dense":
-        middle = Dense(4, 4, **kw)
-    elif layer_type == "Sequential":
-        middle = Sequential(Dense(4, 4, **kw), xpnet.Tanh())
-    elif layer_type == "Dropout":
-        middle = cls(0.5)
-    elif layer_type == "Standardize":  # first, as the command builds it: the raw features in
-        return Sequential(cls([0.5, -1.0, 2.0], [2.0, 0.5, 3.0], **kw), Dense(3, 4, **kw),
+    if layer_type == "sequential":
+        return Sequential(Dense(3, 4, **kw), Sequential(Dense(4, 4, **kw), xpnet.Tanh()),
                           Dense(4, 2, **kw))
-    else:
-        middle = cls()
-    return Sequential(Dense(3, 4, **kw), middle, Dense(4, 2, **kw))
+    if layer_type == "standardize":  # first, as the command builds it: the raw features in
+        return Sequential(Standardize([0.5, -1.0, 2.0], [2.0, 0.5, 3.0], **kw), Dense(3, 4, **kw),
+                          Dense(4, 2, **kw))
+    return between(layer_type, backend, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("layer_type", sorted(io.LAYERS))
+@pytest.mark.parametrize("layer_type", [*sorted(LAYERS), "sequential"])
 def test_every_builtin_layer_exports_and_onnxruntime_agrees_with_predict(backend, tmp_path,
                                                                          layer_type, dtype):
     model = _with(layer_type, backend, dtype)

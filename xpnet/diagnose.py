@@ -65,7 +65,8 @@ from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
 from .explain import flat_layers, layer_kind
 from .functional import one_hot
-from .layers import Sequential
+from .grad import fuse
+from .layers import LAYERS, Sequential
 from .train import Callback
 
 __all__ = ["Diagnostics", "Finding", "LayerStats", "Report", "diagnose"]
@@ -227,18 +228,6 @@ def _num(value):
 # -- the doctor ----------------------------------------------------------------------------------
 
 
-def _resolve_loss(model, loss):
-    if loss is not None:
-        return _losses.get(loss)
-    from .io import trained_loss
-
-    if trained_loss(model) is not None:
-        return trained_loss(model)
-    kind = layer_kind(flat_layers(model)[-1][1]) if model.layers else ""
-    return {"sigmoid": _losses.BinaryCrossEntropy(), "softmax": _losses.CrossEntropy()}.get(
-        kind, _losses.MeanSquaredError())
-
-
 def _name(index, layer):
     return f"{index} {type(layer).__name__}"
 
@@ -277,7 +266,7 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
                            or not math.isfinite(lr) or lr < 0):
         raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    loss = _resolve_loss(model, loss)
+    loss = _losses.default_for(model) if loss is None else _losses.get(loss)
     X = check_X(model, X)
     report = Report()
     if not (model.layers and layer_kind(model.layers[0]) == "standardize"):  # the model scales X
@@ -342,7 +331,7 @@ def _output_kind(model) -> str:
     """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
     for _, layer in reversed(flat_layers(model)):
         kind = layer_kind(layer)
-        if kind not in ("identity", "dropout"):
+        if kind == "custom" or not LAYERS[kind].passthrough:
             return kind
     return "identity"
 
@@ -407,20 +396,20 @@ def _labels(model, loss, X, y):
 
 def _fusion_findings(model, loss) -> list[Finding]:
     """Probabilities fed to a loss that xpnet cannot fuse, or logits expected but not given."""
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     if network is not model:
         return []
     pairs = flat_layers(model)
     tail = []
     for key, layer in reversed(pairs):
         kind = layer_kind(layer)
-        if kind in ("identity", "dropout"):
+        if kind != "custom" and LAYERS[kind].passthrough:
             tail.append(_name(key, layer))
             continue
         break
     else:
         return []
-    squash = kind in ("sigmoid", "softmax")
+    squash = kind != "custom" and LAYERS[kind].probabilities
     probability_loss = isinstance(head, (_losses.BinaryCrossEntropy, _losses.CrossEntropy))
     if squash and probability_loss and not head.from_logits:
         through = f" through {', '.join(reversed(tail))}" if tail else ""
@@ -443,8 +432,7 @@ def _fusion_findings(model, loss) -> list[Finding]:
                         "time", f"drop from_logits=True (xpnet then fuses the "
                         f"{type(layer).__name__} with the loss), or drop the "
                         f"{type(layer).__name__} layer")]
-    if probability_loss and not head.from_logits and kind in ("dense", "identity", "relu",
-                                                               "leaky_relu"):
+    if probability_loss and not head.from_logits and kind != "custom" and not squash:
         return [Finding("unfused_loss", "error", _name(key, layer),
                         f"{type(head).__name__} expects probabilities but the model ends in "
                         f"{type(layer).__name__}, whose outputs are not in (0, 1)",
@@ -469,7 +457,7 @@ def _analyse(model, loss, X, Y, *, lr=None):
     """One forward (and, when ``Y`` is given, backward) pass, layer by layer: the statistics."""
     xp = model.backend.xp
     dtype = model.backend.dtype(model.dtype)
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     fused = network is not model
     pairs = flat_layers(model)
     run = pairs[:-1] if fused else pairs

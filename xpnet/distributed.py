@@ -25,11 +25,10 @@ import time
 import numpy as np
 
 from . import backend as _backend
-from . import losses as _losses
 from . import train as _train
 from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
-from .grad import forward_and_backward
+from .grad import forward_and_backward, fuse
 from .layers import n_outputs as _n_outputs
 
 
@@ -242,7 +241,7 @@ def _block_step(replica, params, Xb, yb, idx, batch_rows, keep_outputs):
     weighted by ``len(idx) / batch_rows`` so that the blocks' shares add up to the batch's."""
     with _LOCK:
         model, X, Y = _inputs(replica, params, Xb, yb, idx, ("X", "y"))
-        network, head = _losses.fuse(model, replica.loss)
+        network, head = fuse(model, replica.loss)
         pred, value, grads = forward_and_backward(network, head, X, Y, True)
         share = len(idx) / batch_rows
         return {"value": float(value) * share,
@@ -253,7 +252,7 @@ def _block_step(replica, params, Xb, yb, idx, batch_rows, keep_outputs):
 def _block_forward(replica, params, Xb, yb):
     with _LOCK:
         model, X, Y = _inputs(replica, params, Xb, yb, None, ("X_val", "y_val"))
-        network, head = _losses.fuse(model, replica.loss)
+        network, head = fuse(model, replica.loss)
         pred = network.forward(X)[0]
         return {"value": float(head(pred, Y)[0]) * X.shape[0], "grads": {},
                 "outputs": [(to_numpy(pred), to_numpy(Y))]}

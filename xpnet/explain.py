@@ -10,7 +10,8 @@ concrete shapes — where the batch mean enters (the loss) and, when the model e
     dW3 = A2.T @ dZ3                  (5, m) @ (m, 1) -> (5, 1)          grads['4.W']
 
 Shapes are derived from the layers themselves (``Dense`` maps ``n_in`` to ``n_out``, activations
-and ``Dropout`` keep the shape); a custom layer gets a generic line, its output width found by
+and ``Dropout`` keep the shape); equations are those each registered layer class declares
+(:data:`xpnet.layers.LAYERS`, ``equations``); a custom layer gets a generic line, its output width found by
 running it once on a two-row batch of zeros. Nothing here computes on the data: an explanation is
 text about the code, and every step names the function that implements it.
 
@@ -23,40 +24,20 @@ it ``Al`` (``Dl`` for a ``Dropout``, ``Hl`` for a custom layer), the input is ``
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from . import losses as _losses
-from .layers import (
-    Dense,
-    Dropout,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Standardize,
-    Tanh,
-)
+from .grad import fuse
+from .layers import LAYERS, Sequential, equation_lines
+from .layers import kind as layer_kind
 
 __all__ = ["Explanation", "Step", "explain", "summary"]
 
 CONVENTIONS = ("row", "column", "both")
 
-# Exact forward implementations we know the equations of; a subclass that overrides forward is
-# traced as a custom layer.
-_KINDS = ((Dense, "dense"), (Sigmoid, "sigmoid"), (Tanh, "tanh"), (ReLU, "relu"),
-          (LeakyReLU, "leaky_relu"), (Softmax, "softmax"), (Identity, "identity"),
-          (Dropout, "dropout"), (Standardize, "standardize"))
-
-
-def layer_kind(layer) -> str:
-    """``"dense"``, ``"sigmoid"``, ... for xpnet's own layers; ``"custom"`` for anything else
-    (including a subclass that overrides ``forward``)."""
-    for cls, kind in _KINDS:
-        if isinstance(layer, cls) and type(layer).forward is cls.forward:
-            return kind
-    return "custom"
+# layer_kind (xpnet.layers.kind): the registry name of a layer's class, "custom" for anything
+# else (including a subclass that overrides forward).
 
 
 def flat_layers(model, prefix: str = ""):
@@ -283,7 +264,7 @@ class Explanation:
         lines = [f"{self.description}",
                  f"one training step on {batch}; loss: {loss_name}{f' ({how})' if how else ''}"]
         if self.fused:
-            lines.append(f"fused: the output {self.output} and {loss_name} (xpnet.losses.fuse): "
+            lines.append(f"fused: the output {self.output} and {loss_name} (xpnet.grad.fuse): "
                          "the loss reads the logits and sends back (p - Y) / m")
         row_head = f"batch-first (xpnet): X (m, {self.input_width}), W (n_in, n_out), b (n_out,)"
         col_head = f"column (textbooks): X ({self.input_width}, m), W (n_out, n_in), b (n_out, 1)"
@@ -339,12 +320,9 @@ def _check_batch(batch_size):
 
 
 def _default_loss(pairs) -> _losses.Loss:
-    kind = layer_kind(pairs[-1][1]) if pairs else ""
-    if kind == "sigmoid":
-        return _losses.BinaryCrossEntropy()
-    if kind == "softmax":
-        return _losses.CrossEntropy()
-    return _losses.MeanSquaredError()
+    """The loss the output layer's class declares (``default_loss``), else mean squared error."""
+    kind = layer_kind(pairs[-1][1]) if pairs else "custom"
+    return _losses.get((LAYERS[kind].default_loss if kind in LAYERS else None) or "mse")
 
 
 class _Tracer:
@@ -424,7 +402,7 @@ def explain(model, batch_size="m", loss=None, convention="row") -> Explanation:
         raise ValueError("explain needs a model with at least one layer")
     inferred = loss is None
     loss = _default_loss(pairs) if inferred else _losses.get(loss)
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     fused = network is not model
     widths = _widths(model, pairs)
     n_in = _first_dense_width(pairs, pairs[0][0]) if layer_kind(pairs[0][1]) != "custom" \
@@ -446,23 +424,21 @@ def explain(model, batch_size="m", loss=None, convention="row") -> Explanation:
             level += 1
             y = _fresh(f"Z{level}", used)
             has_b = "b" in layer.params
-            t("forward", y, f"{y} = {x} @ W{level}" + (f" + b{level}" if has_b else ""),
-              f"{y} = W{level} @ {x}" + (f" + b{level}" if has_b else ""),
+            (row,), (col,) = (_equations(layer, "forward", c, x, y, level) for c in (False, True))
+            t("forward", y, row, col,
               [(m, layer.n_in), (layer.n_in, layer.n_out), *([(layer.n_out,)] if has_b else [])],
               (m, layer.n_out), op="matmul_bias", layer=key,
-              implementation="xpnet.layers.Dense.forward")
+              implementation=_implementation(layer))
         else:
             letter = {"dropout": "D", "custom": "H", "identity": "I", "standardize": "S"}.get(
                 kind, "A")
             y = _fresh(f"{letter}{level}", used)
-            row, col, note = _forward_text(kind, layer, x, y, m)
+            row, col, note = _forward_text(kind, layer, x, y, level)
             is_output = fused and key == pairs[-1][0]
             if is_output:
                 note = "predict() only: in training it is fused into the loss"
             t("forward", y, row, col, [(m, width)], (m, n_out), op=" -> ", layer=key,
-              implementation=f"xpnet.layers.{type(layer).__name__}.forward"
-              if kind != "custom" else f"{type(layer).__module__}.{type(layer).__qualname__}"
-                                       ".forward", note=note)
+              implementation=_implementation(layer), note=note)
         trail.append((key, layer, kind, x, y, width, n_out, level))
         names.append(y)
         width = n_out
@@ -479,17 +455,18 @@ def explain(model, batch_size="m", loss=None, convention="row") -> Explanation:
         dx, dy = f"d{x}", f"d{y}"
         unused = " input gradient, unused" if x == "X" else ""
         if kind == "dense":
-            t("backward", f"dW{lvl}", f"dW{lvl} = {x}.T @ {dy}", f"dW{lvl} = {dy} @ {x}.T",
+            rows = {e.split(" = ")[0]: e for e in _equations(layer, "backward", False, x, y, lvl)}
+            cols = {e.split(" = ")[0]: e for e in _equations(layer, "backward", True, x, y, lvl)}
+            t("backward", f"dW{lvl}", rows[f"dW{lvl}"], cols[f"dW{lvl}"],
               [(n_in_l, m), (m, n_out_l)], (n_in_l, n_out_l), op="matmul_swap", layer=key,
-              implementation="xpnet.layers.Dense.forward", param=f"{key}.W")
+              implementation=_implementation(layer), param=f"{key}.W")
             if "b" in layer.params:
-                t("backward", f"db{lvl}", f"db{lvl} = sum({dy}, axis=0)",
-                  f"db{lvl} = sum({dy}, axis=1, keepdims=True)", [(m, n_out_l)], (n_out_l,),
-                  op="reduce", layer=key, implementation="xpnet.layers.Dense.forward",
+                t("backward", f"db{lvl}", rows[f"db{lvl}"], cols[f"db{lvl}"], [(m, n_out_l)],
+                  (n_out_l,), op="reduce", layer=key, implementation=_implementation(layer),
                   param=f"{key}.b", note="summed over the batch (b is shared by every row)")
-            t("backward", dx, f"{dx} = {dy} @ W{lvl}.T", f"{dx} = W{lvl}.T @ {dy}",
+            t("backward", dx, rows[dx], cols[dx],
               [(m, n_out_l), (n_out_l, n_in_l)], (m, n_in_l), op="matmul_swap", layer=key,
-              implementation="xpnet.layers.Dense.forward", note=unused.strip())
+              implementation=_implementation(layer), note=unused.strip())
         elif kind == "custom":
             for pname, value in layer.params.items():
                 shape = tuple(value.shape)
@@ -503,10 +480,9 @@ def explain(model, batch_size="m", loss=None, convention="row") -> Explanation:
               implementation=f"{type(layer).__module__}.{type(layer).__qualname__}.forward",
               note=f"{type(layer).__name__}'s own backward{unused}")
         else:
-            row, col, ops, joiner = _backward_text(kind, layer, x, y, dx, dy)
+            row, col, ops, joiner = _backward_text(layer, x, y, lvl)
             t("backward", dx, row, col, [(m, n_out_l)] * ops, (m, n_in_l), op=joiner, layer=key,
-              implementation=f"xpnet.layers.{type(layer).__name__}.forward",
-              note=unused.strip())
+              implementation=_implementation(layer), note=unused.strip())
     description = ("explain: " + " -> ".join(
         [f"X (m, {n_in})"] + [_short(layer) for _, layer in pairs]) + f", {len(pairs)} layers")
     return Explanation(tracer.steps, m, loss, fused, convention, description,
@@ -534,58 +510,54 @@ def _short(layer) -> str:
     return type(layer).__name__
 
 
-def _forward_text(kind, layer, x, y, m):
+def _implementation(layer) -> str:
+    return f"{type(layer).__module__}.{type(layer).__qualname__}.forward"
+
+
+class _Names(dict):
+    """Equation symbols -> the names explain gives them; any other ``{symbol}`` stays itself."""
+
+    def __missing__(self, key):
+        return key
+
+
+def _equations(layer, phase, column, x, y, level) -> list[str]:
+    """The registered layer's ``phase`` equations, its symbols named for this step: ``x`` its input,
+    ``y`` its output, ``level`` the number of its parameters (``W1``), config keys their values.
+    A parameter the layer does not have (a Dense without bias) drops out: its gradient's line and
+    its ``+ {b}`` term."""
+    cls = LAYERS[layer_kind(layer)]
+    lines = equation_lines(cls, phase, column)
+    for line in equation_lines(cls, "backward"):
+        param = line.split(" = ")[0].strip("{}")[1:]  # "{dW} = ..." -> "W"
+        if line.startswith("{d") and param != "X" and param not in layer.params:
+            lines = [e.replace(f" + {{{param}}}", "") for e in lines
+                     if not e.startswith(f"{{d{param}}}")]
+    names = _Names(layer.config(), X=x, Y=y, Z=y, dX=f"d{x}", dY=f"d{y}", dZ=f"d{y}",
+                   M=f"M{y[1:]}", **{p: f"{p}{level}" for p in layer.params},
+                   **{f"d{p}": f"d{p}{level}" for p in layer.params})
+    return [e.format_map(names) for e in lines]
+
+
+def _forward_text(kind, layer, x, y, level):
     """Row and column equations (and a note) of a parameterless layer's forward pass."""
-    if kind == "sigmoid":
-        return f"{y} = sigmoid({x})", f"{y} = sigmoid({x})", ""
-    if kind == "tanh":
-        return f"{y} = tanh({x})", f"{y} = tanh({x})", ""
-    if kind == "relu":
-        return f"{y} = maximum({x}, 0)", f"{y} = maximum({x}, 0)", ""
-    if kind == "leaky_relu":
-        s = layer.slope
-        return f"{y} = where({x} > 0, {x}, {s} * {x})", f"{y} = where({x} > 0, {x}, {s} * {x})", ""
-    if kind == "softmax":
-        return (f"{y} = softmax({x}, axis=1)", f"{y} = softmax({x}, axis=0)",
-                "each row (sample) sums to 1")
-    if kind == "identity":
-        return f"{y} = {x}", f"{y} = {x}", ""
-    if kind == "standardize":
-        return (f"{y} = ({x} - mean) / std", f"{y} = ({x} - mean) / std",
-                "the preprocessing saved with the model (mean, std per feature; not trained)")
-    if kind == "dropout":
-        mask = f"M{y[1:]}"
-        return (f"{y} = {x} * {mask}", f"{y} = {x} * {mask}",
-                f"training only ({mask} = keep-mask / (1 - {layer.rate}), drawn per call); "
-                f"{y} = {x} in predict()")
-    return f"{y} = {type(layer).__name__}({x})", f"{y} = {type(layer).__name__}({x})", \
-        "a custom layer: shapes found by running it once"
+    if kind == "custom":
+        return f"{y} = {type(layer).__name__}({x})", f"{y} = {type(layer).__name__}({x})", \
+            "a custom layer: shapes found by running it once"
+    (row,), (col,) = (["; ".join(_equations(layer, "forward", c, x, y, level))] for c in (False, True))
+    note = LAYERS[kind].equations.get("note", "")
+    return row, col, note.format_map(_Names(layer.config(), X=x, Y=y, M=f"M{y[1:]}"))
 
 
-def _backward_text(kind, layer, x, y, dx, dy):
-    """Row and column equations of a parameterless layer's backward, how many (m, n) arrays enter
-    it, and how to join their shapes."""
-    if kind == "sigmoid":
-        eq = f"{dx} = {dy} * {y} * (1 - {y})"
-        return eq, eq, 2, " * "
-    if kind == "tanh":
-        eq = f"{dx} = {dy} * (1 - {y}**2)"
-        return eq, eq, 2, " * "
-    if kind == "relu":
-        eq = f"{dx} = where({y} > 0, {dy}, 0)"
-        return eq, eq, 2, ", "
-    if kind == "leaky_relu":
-        eq = f"{dx} = where({x} > 0, {dy}, {layer.slope} * {dy})"
-        return eq, eq, 2, ", "
-    if kind == "softmax":
-        return (f"{dx} = {y} * ({dy} - sum({dy} * {y}, axis=1, keepdims=True))",
-                f"{dx} = {y} * ({dy} - sum({dy} * {y}, axis=0, keepdims=True))", 2, ", ")
-    if kind == "identity":
-        return f"{dx} = {dy}", f"{dx} = {dy}", 1, " -> "
-    if kind == "standardize":
-        return f"{dx} = {dy} / std", f"{dx} = {dy} / std", 1, " -> "
-    mask = f"M{y[1:]}"
-    return f"{dx} = {dy} * {mask}", f"{dx} = {dy} * {mask}", 2, " * "
+def _backward_text(layer, x, y, level):
+    """Row and column equations of a parameterless layer's backward, how many ``(m, n)`` arrays
+    enter it (those its equation reads), and how to join their shapes."""
+    row, col = ("; ".join(_equations(layer, "backward", c, x, y, level)) for c in (False, True))
+    template = " ".join(equation_lines(LAYERS[layer_kind(layer)], "backward"))
+    right = template.split(" = ", 1)[1]
+    ops = len({s for s in re.findall(r"\{(\w+)\}", right) if s in ("X", "Y", "dY", "M")})
+    joiner = " -> " if ops < 2 else ", " if re.search(r"\w\(", right) else " * "
+    return row, col, max(ops, 1), joiner
 
 
 def _loss_steps(tracer, loss, out, m, k, fused_output):
@@ -601,7 +573,7 @@ def _loss_steps(tracer, loss, out, m, k, fused_output):
         t("loss", "L", f"L = mean(softplus({out}) - Y * {out})",
           f"L = mean(softplus({out}) - Y * {out})", shapes, (), op=", ", implementation=impl,
           note=f"{mean_note}; from logits, never log(0)", **common)
-        note = (f"fused: = ({fused_output} - Y) / {n} (xpnet.losses.fuse)" if fused_output
+        note = (f"fused: = ({fused_output} - Y) / {n} (xpnet.grad.fuse)" if fused_output
                 else f"carries the 1/{n}")
         t("backward", f"d{out}", f"d{out} = (sigmoid({out}) - Y) / {n}",
           f"d{out} = (sigmoid({out}) - Y) / {n}", shapes, (m, k), op=", ", implementation=impl,
@@ -620,7 +592,7 @@ def _loss_steps(tracer, loss, out, m, k, fused_output):
           f"L = -sum(Y * log_softmax({out}, axis=0)) / m", shapes, (), op=", ",
           implementation=impl, note="Y one-hot (integer labels (m,) are one-hot encoded); "
           "the mean over the batch: 1/m", **common)
-        note = (f"fused: = ({fused_output} - Y) / m (xpnet.losses.fuse)" if fused_output
+        note = (f"fused: = ({fused_output} - Y) / m (xpnet.grad.fuse)" if fused_output
                 else "carries the 1/m")
         t("backward", f"d{out}", f"d{out} = (softmax({out}, axis=1) - Y) / m",
           f"d{out} = (softmax({out}, axis=0) - Y) / m", shapes, (m, k), op=", ",

@@ -1,4 +1,5 @@
-"""Loss and gradients of a model, and their proof by central differences."""
+"""Loss and gradients of a model, and their proof by central differences; the model surgery the
+losses need (:func:`fuse`, :func:`check_model`), which :mod:`xpnet.losses` (pure math) cannot do."""
 
 from __future__ import annotations
 
@@ -8,17 +9,36 @@ from typing import Any
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .backend import on_model_device, to_numpy
-from .layers import Dense, Dropout, Sequential
+from .layers import LAYERS, Dropout, Sequential, Sigmoid, Softmax
+from .layers import kind as layer_kind
 from .layers import n_outputs as _n_outputs
+
+
+def fuse(model, loss: _losses.Loss):
+    """The one place where an output activation and its loss are fused.
+
+    When ``model`` ends in ``Sigmoid`` and ``loss`` is binary cross-entropy on probabilities (or in
+    ``Softmax`` with cross-entropy), returns ``(model[:-1], same loss from logits)``: evaluating the
+    loss on the logits is exact, never takes ``log(0)``, and its gradient ``(p − y)/n`` replaces the
+    product of the loss gradient ``(p − y)/(p(1 − p))/n`` and the activation's ``p(1 − p)`` — a
+    product that is 0 · ∞ when the sigmoid saturates. Otherwise returns ``(model, loss)``.
+    """
+    if isinstance(model, Sequential) and model.layers and not getattr(loss, "from_logits", True):
+        last = model.layers[-1]
+        if isinstance(last, Sigmoid) and type(loss) is _losses.BinaryCrossEntropy:
+            return model[:-1], _losses.BinaryCrossEntropy(from_logits=True)
+        if isinstance(last, Softmax) and type(loss) is _losses.CrossEntropy:
+            return model[:-1], _losses.CrossEntropy(from_logits=True)
+    return model, loss
 
 
 def loss_and_grads(model, loss, X, y, *, training=False):
     """The training step's core, on already validated arrays: one forward, one backward.
 
     ``y`` is the target as ``loss.prepare_target`` returns it. When the model ends in the
-    activation its loss can absorb, :func:`xpnet.losses.fuse` evaluates the loss on the logits.
+    activation its loss can absorb, :func:`fuse` evaluates the loss on the logits.
     """
-    network, loss = _losses.fuse(model, loss)
+    network, loss = fuse(model, loss)
     return forward_and_backward(network, loss, X, y, training)[1:]
 
 
@@ -32,15 +52,13 @@ def forward_and_backward(network, loss, X, y, training):
 
 
 def forward_for_grads(network, X, training):
-    """``network.forward`` for a training step: no gradient for the data when the network can
-    skip it (xpnet's Dense and Sequential)."""
-    if isinstance(network, (Dense, Sequential)):
-        return network.forward(X, training, input_grad=False)
-    return network.forward(X, training)
+    """``network.forward`` for a training step: no gradient for the data (``input_grad=False``,
+    part of the layer protocol)."""
+    return network.forward(X, training, input_grad=False)
 
 
 def _loss_value(model, loss, X, y):
-    network, loss = _losses.fuse(model, loss)
+    network, loss = fuse(model, loss)
     return loss(network.forward(X)[0], y)[0]
 
 
@@ -85,7 +103,7 @@ def value_and_grad(model: Sequential, loss: str | _losses.Loss, X: Any, y: Any, 
         raise ValueError(f"jit=True needs the jax backend (jax.jit); the model is on "
                          f"{model.backend.name}: model.to('jax'), or jit=False")
     loss, X, y = _boundary(model, loss, X, y)
-    _losses.check_model(model, loss)
+    check_model(model, loss)
     if jit:
         if training and any(isinstance(layer, Dropout) and layer.rate for layer in _walk(model)):
             raise ValueError("jit=True with training=True cannot draw the Dropout masks (host "
@@ -221,3 +239,32 @@ def gradcheck(model: Sequential, loss: str | _losses.Loss, X: Any, y: Any,
         unexplained = (outside - noise).clip(min=0.0)
         errors[key] = 0.0 if scale == 0.0 else float(unexplained.max(initial=0.0) / scale)
     return errors
+
+
+def check_model(model, loss: _losses.Loss) -> None:
+    """Refuse a loss on probabilities for a model whose outputs cannot be probabilities.
+
+    Binary cross-entropy or cross-entropy with ``from_logits=False`` after a model that ends in a
+    registered layer whose outputs are not probabilities (``Dense``, ReLU, Tanh, ...; those that
+    are the identity at inference, Identity and Dropout, looked through) takes ``log`` of logits:
+    training runs, and ends at garbage. ``ValueError`` with the two fixes. Custom last layers are
+    trusted.
+    """
+    if type(loss) not in (_losses.BinaryCrossEntropy, _losses.CrossEntropy) or loss.from_logits:
+        return
+    last = model
+    while isinstance(last, Sequential):
+        layers = [layer for layer in last.layers
+                  if layer_kind(layer) == "custom" or not LAYERS[layer_kind(layer)].passthrough]
+        if not layers:
+            return
+        last = layers[-1]
+    if layer_kind(last) == "custom" or LAYERS[layer_kind(last)].probabilities:
+        return
+    binary = type(loss) is _losses.BinaryCrossEntropy
+    output, cls = ("sigmoid", "BinaryCrossEntropy") if binary else ("softmax", "CrossEntropy")
+    raise ValueError(
+        f"loss={loss.name!r} expects probabilities but the model ends in {type(last).__name__}, "
+        f"whose outputs are not in (0, 1): training would take the log of logits. End the model "
+        f"in {output.capitalize()} (mlp(..., output={output!r})), or pass the logits to "
+        f"loss=xpnet.losses.{cls}(from_logits=True)")

@@ -16,7 +16,9 @@ A model file is a zip archive holding
 
 Writing is atomic: a temporary file in the target's directory is written, flushed, synced and
 renamed over ``path``, so a failed save leaves any earlier file untouched. Loading rebuilds layers
-only from the fixed registry :data:`LAYERS` (nothing named in a file is imported or evaluated),
+only from the layer registry :data:`xpnet.layers.LAYERS`, each named by its class name with the
+config keys its class declares, and ``Sequential`` (:func:`file_layers`; nothing named in a file
+is imported or evaluated),
 checks every name, shape, dtype and size against the architecture and against caps before
 allocating, and turns every defect of the file into a ``ValueError`` naming the file.
 
@@ -44,23 +46,14 @@ import numpy as np
 
 from . import backend as _backend
 from . import losses as _losses
-from .layers import (
-    Dense,
-    Dropout,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Standardize,
-    Tanh,
-)
+from .layers import LAYERS as _REGISTRY
+from .layers import Sequential
+from .losses import trained_loss
 
 if TYPE_CHECKING:
     from .backend import Backend
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LAYERS", "load", "load_checkpoint", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "file_layers", "load", "load_checkpoint", "save"]
 
 FORMAT = "xpnet"
 FORMAT_VERSION = 1
@@ -71,24 +64,19 @@ MAX_META_BYTES = 64 * 1024**2
 _NPY_HEADER_BYTES = 65536  # slack allowed for each .npy member's header
 _REF = "__ndarray__"
 
-#: The only layer classes a file can name, with the config keys each constructor takes.
-LAYERS = {
-    "Dense": (Dense, {"n_in", "n_out", "bias"}),
-    "Sigmoid": (Sigmoid, set()),
-    "Tanh": (Tanh, set()),
-    "ReLU": (ReLU, set()),
-    "LeakyReLU": (LeakyReLU, {"slope"}),
-    "Softmax": (Softmax, set()),
-    "Identity": (Identity, set()),
-    "Dropout": (Dropout, {"rate"}),
-    "Standardize": (Standardize, {"mean", "std"}),
-    "Sequential": (Sequential, {"layers"}),
-}
 _DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
            "float16", "float32", "float64"}
 _REQUIRED = {"format", "format_version", "xpnet_version", "dtype", "architecture", "params"}
 _OPTIONAL = {"optimizer", "extra", "classes", "loss"}
 MAX_CLASSES = 1 << 20
+
+
+def file_layers() -> dict[str, tuple[type, set]]:
+    """The only layer classes a file can name: ``{class name: (class, config keys)}``, read from
+    the layer registry when called, and ``Sequential``."""
+    table = {cls.__name__: (cls, set(cls.config_keys)) for cls in _REGISTRY.values()}
+    table["Sequential"] = (Sequential, {"layers"})
+    return table
 
 
 class _Invalid(ValueError):
@@ -103,7 +91,8 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
     Parameters
     ----------
     model : Sequential
-        Built only from xpnet's layers (see :data:`LAYERS`); its parameters must be finite.
+        Built only from registered layers (see :func:`file_layers`); its parameters must be
+        finite.
     path : str or os.PathLike
         The file to write, exactly as given (no suffix is added); replaced atomically.
     optimizer : object with ``state_dict()``, dict or None
@@ -158,12 +147,6 @@ def save(model, path, *, optimizer=None, extra=None) -> None:
     _write_atomic(target, json.dumps(meta, indent=1).encode("utf-8"), arrays)
 
 
-def trained_loss(model):
-    """The loss ``model`` was last trained with (by ``fit``, or as saved in its file), or None."""
-    info = getattr(model, "_fit_info", None) or {}
-    return info.get("loss") or getattr(model, "_saved_loss", None)
-
-
 def _loss_of(spec):
     """The loss a file names: ``{"name": "binary_crossentropy", "from_logits": bool}``."""
     if not isinstance(spec, dict) or set(spec) != {"name", "from_logits"} \
@@ -188,11 +171,12 @@ def _check_classes(classes, where: str) -> list:
 def _architecture(layer, path: tuple) -> dict:
     """``{"type": ..., "config": ...}`` for a registry layer; ``TypeError`` for any other."""
     kind = type(layer).__name__
-    cls, keys = LAYERS.get(kind, (None, set()))
+    table = file_layers()
+    cls, keys = table.get(kind, (None, set()))
     if type(layer) is not cls:
         raise TypeError(f"cannot save layer {'.'.join(map(str, path))}: "
                         f"{type(layer).__qualname__} is not one of xpnet's layers "
-                        f"{sorted(LAYERS)}, the only ones a model file can name")
+                        f"{sorted(table)}, the only ones a model file can name")
     if kind == "Sequential":
         return {"type": kind, "config": {"layers": [
             _architecture(child, (*path, i)) for i, child in enumerate(layer.layers)]}}
@@ -636,7 +620,7 @@ def _model(meta: dict, arrays: dict, target) -> Sequential:
 
 
 def _build(spec, path: tuple, declared: dict, target, dtype: str, stored: dict):
-    """The layer ``spec`` describes, built only from :data:`LAYERS`."""
+    """The layer ``spec`` describes, built only from :func:`file_layers`."""
     where = f"layer {'.'.join(map(str, path))}" if path else "the model"
     if len(path) > 32:
         raise _Invalid(f"{where}: Sequential layers are nested more than 32 deep")
@@ -645,10 +629,11 @@ def _build(spec, path: tuple, declared: dict, target, dtype: str, stored: dict):
         raise _Invalid(f"{where}: expected {{'type': name, 'config': {{...}}}}, "
                        f"got {reprlib.repr(spec)}")
     kind, config = spec["type"], spec["config"]
-    if not isinstance(kind, str) or kind not in LAYERS:
+    table = file_layers()
+    if not isinstance(kind, str) or kind not in table:
         raise _Invalid(f"{where}: unknown layer type {reprlib.repr(kind)}; a model file can "
-                       f"name only {sorted(LAYERS)}")
-    cls, keys = LAYERS[kind]
+                       f"name only {sorted(table)}")
+    cls, keys = table[kind]
     if not set(config) <= keys:
         raise _Invalid(f"{where} ({kind}): unknown config keys {sorted(set(config) - keys)}; "
                        f"expected {sorted(keys)}")

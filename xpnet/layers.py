@@ -1,21 +1,30 @@
 """Layers: each one's forward pass returns its backward pass.
 
-The protocol (after Thinc): ``Y, backward = layer.forward(X, training=False)``, then
-``dX, grads = backward(dY)``, where ``dY = ∂L/∂Y`` has ``Y``'s shape, ``dX = ∂L/∂X`` has ``X``'s and
+The protocol (after Thinc): ``Y, backward = layer.forward(X, training=False, *, input_grad=True)``,
+then ``dX, grads = backward(dY)``, where ``dY = ∂L/∂Y`` has ``Y``'s shape, ``dX = ∂L/∂X`` has ``X``'s and
 ``grads`` has the keys and shapes of ``layer.params``. The closure keeps exactly what the backward
-pass needs, so forward and backward of every layer sit side by side on one screen.
+pass needs, so forward and backward of every layer sit side by side on one screen. With
+``input_grad=False`` the caller wants no ``dX`` and ``backward`` may return ``None`` for it.
 
 Data is batch-first: ``X`` is ``(m, n_in)`` with ``m`` the batch size. Layers never divide by ``m``:
 the loss owns the batch mean. All math uses the array's own Array API namespace, so one
 implementation runs on NumPy, CuPy, PyTorch and array-api-strict.
+
+The registry :data:`LAYERS`: each built-in layer is one class that registers itself by name
+(``class Swish(Layer, register="swish")``) and declares what every table needs — its config keys
+(the file format), its equations (``explain`` and docs/backprop.md), whether ``mlp`` takes it as an
+activation and initialises the Dense layers around it with He's rule, its default loss, and whether
+it is the identity at inference or outputs probabilities (``diagnose``, ``grad.check_model``).
+Adding a built-in layer is adding one such class.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import array_api_compat
@@ -25,34 +34,159 @@ from . import init as _init
 from .functional import batch_sum, constant, sigmoid
 from .functional import namespace as _namespace
 
-if TYPE_CHECKING:  # names for the type hints only (train and losses import this module)
+if TYPE_CHECKING:  # names for the type hints only: never imported at run time
     from .backend import Backend
     from .losses import Loss
     from .optim import Optimizer
     from .train import Callback, History
 
 
+# The module behind Sequential's verbs (fit, predict, evaluate, save, summary, export_onnx):
+# xpnet.model, which sits above this module (it imports train, io, explain) and installs itself here
+# when imported (``import xpnet`` imports it). This hook is the only way up from ``layers``.
+_model: Any = None
+
+
+def _use_model(module) -> None:
+    """Install ``module`` (:mod:`xpnet.model`) as the implementation of Sequential's verbs."""
+    global _model
+    _model = module
+
+
+def _takes_input_grad(forward) -> bool:
+    parameters = inspect.signature(forward).parameters
+    return "input_grad" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def _ignoring_input_grad(forward):
+    """``forward(self, X, training=False)`` as the protocol's ``forward(..., input_grad=True)``."""
+
+    def adapted(self, X, training=False, *, input_grad=True):
+        return forward(self, X, training)
+
+    for name in ("__module__", "__name__", "__qualname__", "__doc__"):  # not __wrapped__: the
+        setattr(adapted, name, getattr(forward, name))  # signature shown is the one that runs
+    return adapted
+
+
+#: The registry of built-in layers: name -> class (filled by ``class X(Layer, register=name)``).
+LAYERS: dict[str, type[Layer]] = {}
+
+
+def _register(cls, name: str) -> None:
+    """Check what ``cls`` declares and enter it in :data:`LAYERS` under ``name``."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a layer's registry name must be an identifier, got {name!r}")
+    if name in LAYERS:
+        raise ValueError(f"a layer named {name!r} is registered already ({LAYERS[name].__name__}); "
+                         "unregister it first")
+    if not {"forward", "backward"} <= set(cls.equations):
+        raise ValueError(f"{cls.__name__}.equations must give 'forward' and 'backward', got "
+                         f"{sorted(cls.equations)}")
+    accepted = inspect.signature(cls.__init__).parameters
+    if not set(cls.config_keys) <= set(accepted):
+        raise ValueError(f"{cls.__name__}.config_keys {sorted(set(cls.config_keys) - set(accepted))} "
+                         "are not arguments of its constructor")
+    cls.name = name
+    LAYERS[name] = cls
+
+
+def unregister(name: str) -> type[Layer]:
+    """Remove a layer from :data:`LAYERS` (tests of the registry); returns its class."""
+    return LAYERS.pop(name)
+
+
+def kind(layer) -> str:
+    """The registry name of ``layer``'s class (``"dense"``, ``"sigmoid"``, ...), or of the
+    registered class it subclasses without changing ``forward``; ``"custom"`` for anything else."""
+    for cls in type(layer).__mro__:
+        if LAYERS.get(getattr(cls, "name", None)) is cls:
+            return cls.name if cls.forward is type(layer).forward else "custom"
+    return "custom"
+
+
+def canonical(template: str) -> str:
+    """An equation template with every ``{symbol}`` written as itself: ``"Y = sigmoid(X)"``."""
+    return template.format_map(_Symbols())
+
+
+class _Symbols(dict):
+    def __missing__(self, key):
+        return key
+
+
+def equation_lines(cls, phase: str, column: bool = False) -> list[str]:
+    """The ``phase`` (``"forward"`` or ``"backward"``) equation templates of a registered layer
+    class, in xpnet's batch-first convention or (``column``) the column convention."""
+    lines = cls.equations.get("column", {}).get(phase, cls.equations[phase]) if column \
+        else cls.equations[phase]
+    return [lines] if isinstance(lines, str) else list(lines)
+
+
 class Layer:
     """Base class: a layer has ``params`` (possibly empty) and ``forward``.
 
-    Subclasses implement ``forward(X, training=False) -> (Y, backward)``; parameterless layers need
-    nothing else. ``layer(X)`` is ``layer.forward(X)[0]``.
+    Subclasses implement ``forward(X, training=False, *, input_grad=True) -> (Y, backward)``;
+    parameterless layers need nothing else. ``layer(X)`` is ``layer.forward(X)[0]``. A subclass
+    whose ``forward`` takes no ``input_grad`` (``forward(X, training=False)``, as DESIGN.md and the
+    README write custom layers) is adapted when the class is made: ``input_grad`` is accepted and
+    ignored, so ``Sequential`` calls every layer the same way.
     """
 
     params: dict
 
+    # -- what a registered layer declares (class attributes; see the module docstring) --------
+    #: Its name in :data:`LAYERS`: ``mlp``'s activation name, ``explain``'s and ``diagnose``'s kind.
+    name: str = ""
+    #: The constructor arguments :meth:`config` returns: the keys of its entry in a model file.
+    config_keys: tuple[str, ...] = ()
+    #: ``{"forward": str or lines, "backward": str or lines}``, optionally ``"column"`` (the same
+    #: in the column convention) and ``"note"``: templates in which ``{X}``, ``{Y}``, ``{dX}``,
+    #: ``{dY}`` (Dense: ``{Z}``, ``{dZ}``), parameters (``{W}``, ``{dW}``) and config keys
+    #: (``{slope}``) stand for the names ``explain`` gives them; :func:`canonical` writes each
+    #: symbol as itself, as docs/backprop.md shows them.
+    equations: dict = {}
+    #: ``mlp(activation=name)`` and ``output=name`` take it (built with no arguments).
+    activation: bool = False
+    #: ``mlp`` initialises the Dense layers of a network with this activation with He's rule
+    #: (ReLU-like: half the inputs are zeroed), else with Glorot's.
+    he_init: bool = False
+    #: The loss a model ending in this layer is evaluated with by default (a name in
+    #: :data:`xpnet.losses.LOSSES`), read by :func:`xpnet.losses.default_for`.
+    default_loss: str | None = None
+    #: The identity at inference (Identity, Dropout): checks of a model's output look through it.
+    passthrough: bool = False
+    #: Its outputs are probabilities, in (0, 1) (Sigmoid, Softmax).
+    probabilities: bool = False
+
     def __init__(self):
         self.params = {}
 
-    def forward(self, X, training=False):
+    def __init_subclass__(cls, register: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is not None and not _takes_input_grad(forward):
+            cls.forward = _ignoring_input_grad(forward)
+        if register is not None:
+            _register(cls, register)
+
+    def forward(self, X, training=False, *, input_grad=True):
+        """``(Y, backward)`` for the batch ``X``; ``backward(dY) -> (dX, grads)``.
+
+        ``training`` turns on what only training does (dropout). ``input_grad=False``: the caller
+        needs no ``dX`` (the first layer of a model being trained), and ``backward`` may return
+        ``None`` for it, skipping its cost (``Dense`` does; elementwise layers compute it anyway).
+        """
         raise NotImplementedError
 
     def __call__(self, X):
         return self.forward(X)[0]
 
     def config(self) -> dict:
-        """Constructor arguments that rebuild this layer's architecture (JSON-serialisable)."""
-        return {}
+        """Constructor arguments that rebuild this layer's architecture (JSON-serialisable): by
+        default the attributes named by ``config_keys``."""
+        return {key: getattr(self, key) for key in self.config_keys}
 
     def to(self, backend=None, dtype=None):
         """Move (and/or cast) the parameters to ``backend``; returns ``self``."""
@@ -64,7 +198,7 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-class Dense(Layer):
+class Dense(Layer, register="dense"):
     r"""Fully connected layer ``Z = X @ W + b``.
 
     Parameters
@@ -94,6 +228,15 @@ class Dense(Layer):
     first layer of a model being trained needs no gradient for the data, and for a wide input that
     product costs as much as ``dW``.
     """
+
+    config_keys = ("n_in", "n_out", "bias")
+    equations = {
+        "forward": "{Z} = {X} @ {W} + {b}",
+        "backward": ("{dW} = {X}.T @ {dZ}", "{db} = sum({dZ}, axis=0)", "{dX} = {dZ} @ {W}.T"),
+        "column": {"forward": "{Z} = {W} @ {X} + {b}",
+                   "backward": ("{dW} = {dZ} @ {X}.T", "{db} = sum({dZ}, axis=1, keepdims=True)",
+                                "{dX} = {W}.T @ {dZ}")},
+    }
 
     def __init__(self, n_in: int, n_out: int, *, init: str | Callable = "glorot_uniform",
                  bias: bool = True, seed: int | None = None, backend: str | Backend | None = None,
@@ -137,7 +280,7 @@ class Dense(Layer):
         return f"Dense({self.n_in}, {self.n_out}{'' if 'b' in self.params else ', bias=False'})"
 
 
-class Sigmoid(Layer):
+class Sigmoid(Layer, register="sigmoid"):
     """Logistic sigmoid, computed without overflow.
 
     Notes
@@ -149,10 +292,14 @@ class Sigmoid(Layer):
 
     As the last layer before binary cross-entropy, this backward is never run: the loss is taken
     from the logits and the fused gradient ``(Y − target) / n`` flows straight into the layer below
-    (see :func:`xpnet.losses.fuse`).
+    (see :func:`xpnet.grad.fuse`).
     """
 
-    def forward(self, X, training=False):
+    equations = {"forward": "{Y} = sigmoid({X})", "backward": "{dX} = {dY} * {Y} * (1 - {Y})"}
+    activation = probabilities = True
+    default_loss = "binary_crossentropy"
+
+    def forward(self, X, training=False, *, input_grad=True):
         Y = sigmoid(X, xp=_namespace(X))
 
         def backward(dY):
@@ -164,7 +311,7 @@ class Sigmoid(Layer):
         return Y, backward
 
 
-class Tanh(Layer):
+class Tanh(Layer, register="tanh"):
     """Hyperbolic tangent.
 
     Notes
@@ -175,7 +322,10 @@ class Tanh(Layer):
         Backward:  dX = dY * (1 − Y²)        (m, n)   from the saved output Y
     """
 
-    def forward(self, X, training=False):
+    equations = {"forward": "{Y} = tanh({X})", "backward": "{dX} = {dY} * (1 - {Y}**2)"}
+    activation = True
+
+    def forward(self, X, training=False, *, input_grad=True):
         Y = _namespace(X).tanh(X)
 
         def backward(dY):
@@ -186,7 +336,7 @@ class Tanh(Layer):
         return Y, backward
 
 
-class ReLU(Layer):
+class ReLU(Layer, register="relu"):
     """Rectified linear unit.
 
     Notes
@@ -197,7 +347,10 @@ class ReLU(Layer):
         Backward:  dX = dY where Y > 0, else 0     (m, n)   (the subgradient at 0 is taken as 0)
     """
 
-    def forward(self, X, training=False):
+    equations = {"forward": "{Y} = maximum({X}, 0)", "backward": "{dX} = where({Y} > 0, {dY}, 0)"}
+    activation = he_init = True
+
+    def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
         Y = xp.maximum(X, constant(0.0, (), X, xp=xp))  # a 0-D zero: clip's wrapper costs more
 
@@ -210,7 +363,7 @@ class ReLU(Layer):
         return Y, backward
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(Layer, register="leaky_relu"):
     """ReLU with a small slope for negative inputs, so no unit is ever dead.
 
     Notes
@@ -221,6 +374,11 @@ class LeakyReLU(Layer):
         Backward:  dX = dY * S                                             (m, n)
     """
 
+    config_keys = ("slope",)
+    equations = {"forward": "{Y} = where({X} > 0, {X}, {slope} * {X})",
+                 "backward": "{dX} = where({X} > 0, {dY}, {slope} * {dY})"}
+    activation = he_init = True
+
     def __init__(self, slope: float = 0.01):
         super().__init__()
         if not _backend.is_finite_number(slope) or not 0 <= slope <= 1:  # a larger slope
@@ -228,7 +386,7 @@ class LeakyReLU(Layer):
             raise ValueError(f"slope must be a finite number in [0, 1], got {slope!r}")
         self.slope = float(slope)
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
         S = xp.astype(X > 0, X.dtype) * (1.0 - self.slope) + self.slope
         Y = X * S
@@ -238,14 +396,11 @@ class LeakyReLU(Layer):
 
         return Y, backward
 
-    def config(self) -> dict:
-        return {"slope": self.slope}
-
     def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
 
 
-class Softmax(Layer):
+class Softmax(Layer, register="softmax"):
     """Softmax over the features of each row (max-shifted, so it never overflows).
 
     Notes
@@ -258,10 +413,20 @@ class Softmax(Layer):
 
     As the last layer before cross-entropy, this backward is never run: the loss is taken from
     the logits and the fused gradient ``(Y − onehot) / m`` flows into the layer below
-    (see :func:`xpnet.losses.fuse`).
+    (see :func:`xpnet.grad.fuse`).
     """
 
-    def forward(self, X, training=False):
+    equations = {
+        "forward": "{Y} = softmax({X}, axis=1)",
+        "backward": "{dX} = {Y} * ({dY} - sum({dY} * {Y}, axis=1, keepdims=True))",
+        "column": {"forward": "{Y} = softmax({X}, axis=0)",
+                   "backward": "{dX} = {Y} * ({dY} - sum({dY} * {Y}, axis=0, keepdims=True))"},
+        "note": "each row (sample) sums to 1",
+    }
+    activation = probabilities = True
+    default_loss = "crossentropy"
+
+    def forward(self, X, training=False, *, input_grad=True):
         xp = _namespace(X)
         S = xp.exp(X - xp.max(X, axis=1, keepdims=True))
         Y = S / xp.sum(S, axis=1, keepdims=True)
@@ -272,7 +437,7 @@ class Softmax(Layer):
         return Y, backward
 
 
-class Identity(Layer):
+class Identity(Layer, register="identity"):
     """The identity (a linear output for regression).
 
     Notes
@@ -282,11 +447,14 @@ class Identity(Layer):
         Forward:   Y  = X        Backward:  dX = dY
     """
 
-    def forward(self, X, training=False):
+    equations = {"forward": "{Y} = {X}", "backward": "{dX} = {dY}"}
+    activation = passthrough = True
+
+    def forward(self, X, training=False, *, input_grad=True):
         return X, lambda dY: (dY, {})
 
 
-class Dropout(Layer):
+class Dropout(Layer, register="dropout"):
     """Inverted dropout: while training, zero each input with probability ``rate`` and scale the
     survivors by ``1 / (1 − rate)``, so inference needs no rescaling. Inactive unless ``training``.
 
@@ -301,6 +469,12 @@ class Dropout(Layer):
     drops the same units on every backend.
     """
 
+    config_keys = ("rate",)
+    equations = {"forward": "{Y} = {X} * {M}", "backward": "{dX} = {dY} * {M}",
+                 "note": "training only ({M} = keep-mask / (1 - {rate}), drawn per call); "
+                         "{Y} = {X} in predict()"}
+    passthrough = True
+
     def __init__(self, rate: float, *, seed=None):
         super().__init__()
         if not _backend.is_finite_number(rate) or not 0.0 <= rate < 1.0:
@@ -308,7 +482,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.random = _backend.Random(seed)
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         if not training or self.rate == 0.0:
             return X, lambda dY: (dY, {})
         keep = self.random.bernoulli(tuple(X.shape), 1.0 - self.rate, backend=_backend.of(X),
@@ -320,14 +494,11 @@ class Dropout(Layer):
 
         return X * M, backward
 
-    def config(self) -> dict:
-        return {"rate": self.rate}
-
     def __repr__(self) -> str:
         return f"Dropout({self.rate})"
 
 
-class Standardize(Layer):
+class Standardize(Layer, register="standardize"):
     """Feature scaling fixed at construction: ``(X − mean) / std``, with no trainable parameters.
 
     Put at the front of a network, it carries the preprocessing with the model, so a saved model
@@ -348,6 +519,11 @@ class Standardize(Layer):
         Forward:   Y  = (X − mean) / std     X, Y (m, n)   mean, std (n,)
         Backward:  dX = dY / std             (m, n)
     """
+
+    config_keys = ("mean", "std")
+    equations = {"forward": "{Y} = ({X} - mean) / std", "backward": "{dX} = {dY} / std",
+                 "note": "the preprocessing saved with the model (mean, std per feature; not "
+                         "trained)"}
 
     def __init__(self, mean, std, *, backend=None, dtype="float32"):
         super().__init__()
@@ -376,7 +552,7 @@ class Standardize(Layer):
         self._dtype = dtype
         return self
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, *, input_grad=True):
         if X.shape[-1] != self.n_in:
             raise ValueError(f"Standardize takes {self.n_in} input features, got X of shape "
                              f"{tuple(X.shape)}")
@@ -398,14 +574,24 @@ class Standardize(Layer):
         return f"Standardize({self.n_in})"
 
 
-ACTIVATIONS = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "softmax": Softmax,
-    "identity": Identity,
-}
+class _Activations(Mapping):
+    """The registered layers ``mlp`` takes as activations, read from :data:`LAYERS` when used."""
+
+    def __getitem__(self, name):
+        cls = LAYERS[name]
+        if not cls.activation:
+            raise KeyError(name)
+        return cls
+
+    def __iter__(self):
+        return (name for name, cls in LAYERS.items() if cls.activation)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+#: name -> class of the layers ``mlp`` takes as ``activation``/``output`` (a view of LAYERS).
+ACTIVATIONS: Mapping[str, type[Layer]] = _Activations()
 
 
 class _Params(dict):
@@ -420,6 +606,9 @@ class _Params(dict):
             raise KeyError(f"{key!r} is not a parameter of the model (it has {list(self)})")
         super().__setitem__(key, value)
         self._model._assign({key: value})
+
+
+_NO_GRADS: dict = {}  # the gradients of a layer the backward pass does not reach (never mutated)
 
 
 class Sequential(Layer):
@@ -464,26 +653,29 @@ class Sequential(Layer):
             raise AttributeError("use load_params() to set a Sequential's parameters")
 
     def forward(self, X, training=False, *, input_grad=True):
-        """``input_grad=False``: the backward pass skips the first layer's ``dX`` and returns
-        ``None`` for it (training needs no gradient for the data)."""
+        """Thinc's ``chain``: the forwards in order, then the backwards in reverse.
+
+        ``input_grad=False``: nothing before this model is trained, so no layer up to and
+        including the first one with parameters computes its ``dX`` (the backward pass stops
+        there and returns ``None`` for it).
+        """
         backwards = []
-        skip = not input_grad  # through a leading Standardize too: nothing before it is trained
+        start = 0 if input_grad else len(self.layers)
         context = self._backend.context()  # the model's device is current for CuPy's kernels
         with context:
-            for layer in self.layers:
-                if skip and isinstance(layer, (Dense, Sequential)):
-                    X, backward = layer.forward(X, training, input_grad=False)
-                else:
-                    X, backward = layer.forward(X, training)
-                skip = skip and isinstance(layer, Standardize)
+            for i, layer in enumerate(self.layers):
+                X, backward = layer.forward(X, training, input_grad=input_grad)
                 backwards.append(backward)
+                if not input_grad and layer.params:  # the layers after it must send dX back
+                    input_grad, start = True, i
 
         def backward(dY):
-            per_layer = [None] * len(backwards)
+            per_layer = [_NO_GRADS] * len(backwards)
             with context:
-                for i in range(len(backwards) - 1, -1, -1):
+                for i in range(len(backwards) - 1, start - 1, -1):
                     dY, per_layer[i] = backwards[i](dY)
-            return dY, {f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
+            return (dY if start == 0 else None), {
+                f"{i}.{k}": g for i, grads in enumerate(per_layer) for k, g in grads.items()}
 
         return X, backward
 
@@ -559,11 +751,9 @@ class Sequential(Layer):
 
     def summary(self) -> None:
         """Print the layers, output shapes, parameter counts, dtype, backend and device."""
-        from .explain import summary
+        _model.summary(self)
 
-        print(summary(self))
-
-    # -- training, inference, files (implemented in train.py and io.py) --------------------------
+    # -- the model's verbs: thin, implemented in xpnet.model (see _use_model) ----------------------
 
     def fit(self, X: Any, y: Any, *, loss: str | Loss, optimizer: str | Optimizer = "adam",
             epochs: int = 100, batch_size: int | None = 32, validation_data: tuple | None = None,
@@ -612,56 +802,34 @@ class Sequential(Layer):
             When the loss or a gradient becomes non-finite; the model keeps its last finite
             parameters.
         """
-        if client is None and cluster_options:
-            raise TypeError(f"fit() got unexpected keyword arguments {sorted(cluster_options)} "
-                            "(timeout= and worker_backend= go with client=)")
-        if client is not None:
-            from .distributed import fit
-
-            return fit(self, X, y, client=client, loss=loss, optimizer=optimizer, epochs=epochs,
-                       batch_size=batch_size, validation_data=validation_data,
-                       validation_split=validation_split, shuffle=shuffle, seed=seed,
-                       callbacks=callbacks, metrics=metrics, verbose=verbose,
-                       initial_epoch=initial_epoch, **cluster_options)
-        from .train import fit
-
-        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                   batch_size=batch_size, validation_data=validation_data,
-                   validation_split=validation_split, shuffle=shuffle, seed=seed,
-                   callbacks=callbacks, metrics=metrics, verbose=verbose,
-                   initial_epoch=initial_epoch)
+        return _model.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                          batch_size=batch_size, validation_data=validation_data,
+                          validation_split=validation_split, shuffle=shuffle, seed=seed,
+                          callbacks=callbacks, metrics=metrics, verbose=verbose,
+                          initial_epoch=initial_epoch, client=client, **cluster_options)
 
     def predict(self, X: Any, batch_size: int | None = None) -> Any:
         """Outputs for ``X`` ``(m, n_in)`` on the model's backend, ``(m, n_out)``: probabilities
         when the model ends in Sigmoid/Softmax."""
-        from .train import predict
-
-        return predict(self, X, batch_size)
+        return _model.predict(self, X, batch_size)
 
     def evaluate(self, X: Any, y: Any, *, loss: str | Loss | None = None,
                  metrics: Sequence[str] = ("accuracy",),
                  batch_size: int | None = None) -> dict[str, float]:
         """``{"loss": float, metric: float, ...}`` on ``(X, y)`` (``loss`` defaults to the last
         fit's)."""
-        from .train import evaluate
-
-        return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+        return _model.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 
     def save(self, path: str | os.PathLike, *, optimizer: Optimizer | None = None,
              extra: dict | None = None) -> None:
         """Write the model (architecture as JSON, parameters as arrays; optionally an optimizer's
         state) to exactly one file at ``path``, atomically. Never pickle."""
-        from .io import save
-
-        save(self, path, optimizer=optimizer, extra=extra)
+        _model.save(self, path, optimizer=optimizer, extra=extra)
 
     def export_onnx(self, path, **kwargs) -> str:
         """Write inference as an ONNX file, traced from this model's own forward pass (see
         :func:`xpnet.onnx.export_onnx`; needs ``xpnet[onnx]``)."""
-        from .onnx import export_onnx
-
-        return export_onnx(self, path, **kwargs)
-
+        return _model.export_onnx(self, path, **kwargs)
 
     def copy(self) -> Sequential:
         """An independent copy (parameters included)."""
@@ -693,8 +861,8 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
         Layer widths from inputs to outputs: ``[2, 5, 5, 1]`` is 2 inputs, two hidden layers of 5
         and 1 output.
     activation : str
-        Between Dense layers: one of ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``,
-        ``"softmax"``, ``"identity"``.
+        Between Dense layers: a name in :data:`ACTIVATIONS` (the registered activations:
+        ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"softmax"``, ``"identity"``).
     output : str or None
         The activation after the last Dense layer (``None``: none, the model outputs logits).
     seed : int or None
@@ -725,7 +893,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
     target = _backend.get(backend, device)
     dtype = _backend.dtype_name(dtype)
     random = _backend.Random(seed)
-    init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"
+    init = "he_uniform" if ACTIVATIONS[activation].he_init else "glorot_uniform"
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i:

@@ -6,8 +6,12 @@ Each loss owns its mean: the ``1/m`` (or ``1/(m·k)``) is in its gradient, never
 
 From logits, every loss is computed in a stable form (softplus, log-sum-exp) that stays finite for
 logits of ±1e4 in float32. When a model ends in ``Sigmoid`` (``Softmax``) and is trained with binary
-cross-entropy (cross-entropy), :func:`fuse` moves the loss onto the logits, so the gradient that
-flows back is the fused ``(p − y)/n``, and ``log(0)`` is never taken.
+cross-entropy (cross-entropy), :func:`xpnet.grad.fuse` moves the loss onto the logits, so the
+gradient that flows back is the fused ``(p − y)/n``, and ``log(0)`` is never taken.
+
+This module is math on arrays: it imports no layer and no model (model surgery such as ``fuse`` and
+``check_model`` lives in :mod:`xpnet.grad`). :func:`default_for` reads only what a model declares:
+the loss it was trained with, or its output layer's ``default_loss``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import array_api_compat
 
 from .backend import on_device_of, to_numpy
 from .functional import at_least, log_softmax, namespace, one_hot, softplus_and_sigmoid
-from .layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
 
 # PyTorch's convention: log-probabilities are clamped at -100, so p = 0 costs 100, not inf.
 _LOG_FLOOR = -100.0
@@ -107,7 +110,7 @@ class BinaryCrossEntropy(Loss):
 
     def prepare_target(self, y, n_outputs):
         y = super().prepare_target(y, n_outputs)
-        xp = array_api_compat.array_namespace(y)
+        xp = namespace(y)
         if not bool(xp.all((y == 0) | (y == 1))):
             raise ValueError(f"y holds labels {_labels_found(y)} but binary cross-entropy needs "
                              "0/1 labels")
@@ -171,7 +174,7 @@ class CrossEntropy(Loss):
         return -xp.sum(target * _safe_log(P, xp=xp)) / m, -target / P / m
 
     def prepare_target(self, y, n_outputs):
-        xp = array_api_compat.array_namespace(y)
+        xp = namespace(y)
         if n_outputs < 2:
             raise ValueError("cross-entropy needs a model with k ≥ 2 outputs (a Softmax over k "
                              "classes); for one output use binary cross-entropy")
@@ -231,46 +234,23 @@ def get(loss) -> Loss:
     return LOSSES[loss]()
 
 
-def fuse(model, loss: Loss):
-    """The one place where an output activation and its loss are fused.
+def trained_loss(model) -> Loss | None:
+    """The loss ``model`` was last trained with (by ``fit``, or as saved in its file), or None."""
+    info = getattr(model, "_fit_info", None) or {}
+    return info.get("loss") or getattr(model, "_saved_loss", None)
 
-    When ``model`` ends in ``Sigmoid`` and ``loss`` is binary cross-entropy on probabilities (or in
-    ``Softmax`` with cross-entropy), returns ``(model[:-1], same loss from logits)``: evaluating the
-    loss on the logits is exact, never takes ``log(0)``, and its gradient ``(p − y)/n`` replaces the
-    product of the loss gradient ``(p − y)/(p(1 − p))/n`` and the activation's ``p(1 − p)`` — a
-    product that is 0 · ∞ when the sigmoid saturates. Otherwise returns ``(model, loss)``.
+
+def default_for(model) -> Loss:
+    """The loss ``model`` is evaluated with when none is given.
+
+    The loss it was last trained with (:func:`trained_loss`); else the one its output layer
+    declares (its class's ``default_loss``: binary cross-entropy after ``Sigmoid``, cross-entropy
+    after ``Softmax``), nested ``Sequential`` models looked into; else mean squared error.
     """
-    if isinstance(model, Sequential) and model.layers and not getattr(loss, "from_logits", True):
-        last = model.layers[-1]
-        if isinstance(last, Sigmoid) and type(loss) is BinaryCrossEntropy:
-            return model[:-1], BinaryCrossEntropy(from_logits=True)
-        if isinstance(last, Softmax) and type(loss) is CrossEntropy:
-            return model[:-1], CrossEntropy(from_logits=True)
-    return model, loss
-
-
-def check_model(model, loss: Loss) -> None:
-    """Refuse a loss on probabilities for a model whose outputs cannot be probabilities.
-
-    Binary cross-entropy or cross-entropy with ``from_logits=False`` after a model that ends in
-    ``Dense`` (or ReLU, LeakyReLU, Tanh; Identity and Dropout looked through) takes ``log`` of
-    logits: training runs, and ends at garbage. ``ValueError`` with the two fixes. Custom last
-    layers are trusted.
-    """
-    if type(loss) not in (BinaryCrossEntropy, CrossEntropy) or loss.from_logits:
-        return
+    trained = trained_loss(model)
+    if trained is not None:
+        return trained
     last = model
-    while isinstance(last, Sequential):
-        layers = [layer for layer in last.layers if type(layer) not in (Identity, Dropout)]
-        if not layers:
-            return
-        last = layers[-1]
-    if type(last) not in (Dense, ReLU, LeakyReLU, Tanh):
-        return
-    binary = type(loss) is BinaryCrossEntropy
-    output, cls = ("sigmoid", "BinaryCrossEntropy") if binary else ("softmax", "CrossEntropy")
-    raise ValueError(
-        f"loss={loss.name!r} expects probabilities but the model ends in {type(last).__name__}, "
-        f"whose outputs are not in (0, 1): training would take the log of logits. End the model "
-        f"in {output.capitalize()} (mlp(..., output={output!r})), or pass the logits to "
-        f"loss=xpnet.losses.{cls}(from_logits=True)")
+    while getattr(last, "layers", None):
+        last = last.layers[-1]
+    return get(getattr(type(last), "default_loss", None) or MeanSquaredError.name)

@@ -192,9 +192,7 @@ def check_backends(model, X, y, loss=None, steps: int = 5, *, lr: float = 0.1, b
         raise ValueError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
     dtype = _backend.dtype_name(dtype)
     if loss is None:
-        from .diagnose import _resolve_loss
-
-        loss = _resolve_loss(model, None)
+        loss = _losses.default_for(model)
     loss = _losses.get(loss)
     X = _backend.host_array(X, "X") if not _is_device_array(X) else to_numpy(X)
     y = _backend.host_array(y, "y") if not _is_device_array(y) else to_numpy(y)

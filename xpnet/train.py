@@ -43,7 +43,7 @@ from .backend import (
     to_numpy,
 )
 from .functional import log_softmax, sigmoid
-from .grad import forward_and_backward
+from .grad import check_model, forward_and_backward, fuse
 from .layers import Dropout
 from .layers import n_outputs as _n_outputs
 
@@ -313,7 +313,7 @@ def _check_flag(name, value) -> bool:
 
 def _probabilities(model, loss, outputs, *, xp):
     """Probabilities from what the loss saw: logits when it works from logits (fused or not)."""
-    head = _losses.fuse(model, loss)[1]
+    head = fuse(model, loss)[1]
     if not getattr(head, "from_logits", False):
         return outputs
     if isinstance(head, _losses.BinaryCrossEntropy):
@@ -514,7 +514,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     loss, optimizer, metric_fns, callbacks, random, epochs, batch_size, initial_epoch, shuffle = \
         _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
                  callbacks, seed)
-    _losses.check_model(model, loss)
+    check_model(model, loss)
     if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
         if validation_split:
             raise ValueError("validation_split with a dask array X: pass validation_data instead")
@@ -678,7 +678,7 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     xp = model.backend.xp
     size = train.m if batch_size is None else batch_size
     snapshot = _snapshot(model, optimizer, random)
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
     total = 0.0
     compiled = _compiled_step(model, loss, optimizer) if isinstance(train, _Data) else None
@@ -753,7 +753,7 @@ def _compiled_step(model, loss, optimizer):
             net._assign(params)
             opt._state = {name: dict(slots) for name, slots in state.items()}
             try:
-                network, head = _losses.fuse(net, loss)
+                network, head = fuse(net, loss)
                 pred, value, grads = forward_and_backward(network, head, X, Y, True)
                 new = dict(params)
                 opt._step(new, grads, xp, k)
@@ -825,7 +825,7 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
     optimizer.load_state_dict(opt_state)
     for source, state in zip(_random_sources(model, random), random_states, strict=True):
         source.state = state
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     perm = random.permutation(train.m) if shuffle else None
     for step, (_, value, grads, X) in enumerate(train.steps(network, head, size, perm, False)):
         bad = [k for k, g in grads.items() if not bool(xp.all(xp.isfinite(g)))]
@@ -860,7 +860,7 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
 def _evaluate(model, loss, data, batch_size, metric_fns):
     """Loss and metrics of ``model`` on validated ``data``: forward only, in batches."""
     xp = model.backend.xp
-    network, head = _losses.fuse(model, loss)
+    network, head = fuse(model, loss)
     size = data.m if batch_size is None else max(batch_size, _CHUNK)
     if data.streamed:  # a memmap is never brought into memory whole
         size = min(size, _stream_rows(data.X))
@@ -887,7 +887,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
             raise ValueError("loss is required: the model has not been fitted (nor loaded from a "
                              "file that names its loss)")
     loss = _losses.get(loss)
-    _losses.check_model(model, loss)
+    check_model(model, loss)
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     metric_fns = _metric_functions(metrics)
     data = _Data(model, loss, X, y, _output_width(model, X))
