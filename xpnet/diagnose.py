@@ -774,8 +774,7 @@ class Diagnostics(Callback):
         return X, y
 
     def _loss(self):
-        info = getattr(self.model, "_fit_info", None) or {}
-        return info.get("loss")
+        return self.state.loss if self.state is not None else None
 
     def on_train_begin(self, logs=None):
         self.records, self._weights, self._ratios, self._lr = [], {}, {}, None

@@ -322,7 +322,7 @@ class _Convergence(Callback):
             message = (f"{what} did not improve more than tol={est.tol:f} for "
                        f"{est.n_iter_no_change} consecutive epochs.")
             if self._stop(message):
-                self.model.stop_training = True
+                self.state.stop_training = True
                 return
             est._no_improvement_count = 0
         if not self.incremental and est.n_iter_ == est.max_iter:
