@@ -10,6 +10,10 @@ per-step device sync, the loop snapshots the parameters, optimizer state and ran
 start of each epoch; when the epoch's losses show a non-finite value, it restores the snapshot and
 replays the epoch step by step up to the last finite update, so the model keeps its last finite
 parameters exactly.
+
+What a run leaves behind is one :class:`xpnet.callbacks.FitState` (``model.fit_state``, handed to
+each callback as ``callback.state``); the callbacks themselves live in :mod:`xpnet.callbacks`, and
+their names stay importable from here.
 """
 
 from __future__ import annotations
