@@ -89,14 +89,14 @@ class FitState:
     history: History
     epochs: int
     initial_epoch: int = 0
-    epoch: int = -1
+    epoch: int | None = None
     stop_training: bool = False
     options: dict = field(default_factory=dict)
     random_sources: list = field(default_factory=list)
     prior_history: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.epoch == -1:
+        if self.epoch is None:
             self.epoch = self.initial_epoch - 1
 
     @property
