@@ -386,6 +386,22 @@ def test_checkpoint_and_resume_reproduce_the_uninterrupted_run(backend, tmp_path
         np.testing.assert_allclose(_params(resumed)[key], value, rtol=0 if exact else 1e-5)
 
 
+def test_a_resumed_run_carries_the_earlier_epochs_and_a_later_fit_starts_afresh(backend, tmp_path):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", epochs=2, seed=0, verbose=0,
+              callbacks=[xpnet.ModelCheckpoint(tmp_path / "first.xpnet")])
+    resumed, _ = xpnet.resume(tmp_path / "first.xpnet", X, y, epochs=4, backend=backend,
+                              callbacks=[xpnet.ModelCheckpoint(tmp_path / "second.xpnet")])
+    state = resumed.fit_state
+    assert (state.initial_epoch, state.completed_epochs, len(state.prior_history["loss"])) == \
+        (2, 4, 2)
+    _, _, extra = xpnet.load_checkpoint(tmp_path / "second.xpnet")
+    assert extra["epoch"] == 4 and len(extra["history"]["loss"]) == 4  # every epoch from the first
+    resumed.fit(X, y, loss="binary_crossentropy", epochs=1, verbose=0)  # a run of its own
+    assert resumed.fit_state.prior_history == {} and resumed.fit_state.completed_epochs == 1
+
+
 def test_progress_is_one_line_per_epoch_off_a_terminal(backend, capsys):
     X, y = _moons(n=40)
     model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
