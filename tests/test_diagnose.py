@@ -1,6 +1,7 @@
 """The doctor: the question's mistakes, made with xpnet's pieces, are each named; a healthy model
 gets no findings; the statistics match a NumPy oracle; each rule fires on its case."""
 
+import importlib
 import math
 import pathlib
 
@@ -9,7 +10,7 @@ import pytest
 
 import xpnet
 from xpnet import Dense, Identity, LearningRateScheduler, ReLU, Sequential, Sigmoid, datasets, optim
-from xpnet.diagnose import Diagnostics, Finding, Report, curve_findings, diagnose
+from xpnet.diagnose import RULES, Diagnostics, Finding, Report, curve_findings, diagnose
 
 
 def _moons(n=400):
@@ -226,3 +227,77 @@ def test_multiclass_labels_and_baseline(backend):
     unfused = Sequential(*model.layers, Identity())
     (finding,) = diagnose(unfused, X, y, loss="crossentropy")["unfused_loss"]
     assert finding.layer == "3 Softmax" and "softmax's Jacobian" in finding.evidence
+
+
+# -- the rule registry: one function per row of the table, each with a case that fires it ----------
+
+
+def _fired_by_diagnose(backend, rule):
+    """``diagnose``'s rules on the case made for ``rule``."""
+    X, y = _moons(n=100)
+    if rule == "labels":
+        return diagnose(xpnet.mlp([2, 5, 1], "sigmoid", "sigmoid", seed=0, backend=backend),
+                        X, np.where(y == 1, 1, -1)).rules
+    if rule in ("unscaled_inputs", "saturation", "vanishing_gradients"):
+        model = xpnet.mlp([2, 5, 5, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+        return diagnose(model, X * 100 + 50, y).rules
+    if rule == "unfused_loss":
+        model = xpnet.mlp([2, 4, 1], "tanh", None, seed=0, backend=backend)
+        return diagnose(model, X, y, loss="binary_crossentropy").rules
+    if rule == "same_sign_weights":
+        return diagnose(_question_as_written(backend), X, y, loss="binary_crossentropy").rules
+    if rule in ("dead_relu", "non_finite"):
+        model = xpnet.mlp([2, 8, 1], "relu", "sigmoid", seed=0, backend=backend)
+        params = {k: xpnet.to_numpy(v) for k, v in model.params.items()}
+        if rule == "dead_relu":
+            params["0.b"] = params["0.b"] - 100.0  # every unit below zero for every sample
+        else:
+            params = {k: v * 1e20 for k, v in params.items()}  # float32 overflows: inf - inf
+        model.load_params(params)
+        with np.errstate(all="ignore"):
+            return diagnose(model, X, y).rules
+    if rule == "constant_prediction":
+        model = Sequential(Dense(2, 5, init="zeros", backend=backend), Sigmoid(),
+                           Dense(5, 1, init="zeros", backend=backend), Sigmoid())
+        return diagnose(model, X, y).rules
+    if rule == "large_updates":
+        model = xpnet.mlp([2, 5, 1], "tanh", "sigmoid", seed=0, backend=backend)
+        return diagnose(model, X, y, lr=1000.0).rules
+    if rule == "lr_too_high":
+        model = xpnet.mlp([2, 5, 5, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
+        doctor = Diagnostics(X, y)
+        model.fit(X, y, loss="binary_crossentropy", optimizer=optim.SGD(lr=10.0), epochs=5,
+                  verbose=0, metrics=(), callbacks=[doctor])
+        return doctor.report.rules
+    curves = {  # rule: (losses, lrs)
+        "lr_diverges": ([0.7, 0.5, 0.4, 0.6, 0.9, 1.3], []),
+        "lr_oscillates": ([0.5, 0.3, 0.45, 0.28, 0.5, 0.3, 0.47, 0.31, 0.5, 0.29, 0.46], []),
+        "lr_decays_too_fast": ([], [1.0 / (e + 1) for e in range(30)]),
+        "loss_stuck": ([0.6931, 0.6932, 0.6930, 0.6931, 0.6929, 0.6931], []),
+    }
+    return {f.rule for f in curve_findings(*curves[rule])}
+
+
+_CASES = ("labels", "unscaled_inputs", "unfused_loss", "same_sign_weights", "saturation",
+          "vanishing_gradients", "dead_relu", "constant_prediction", "non_finite",
+          "large_updates", "lr_too_high", "lr_diverges", "lr_oscillates", "lr_decays_too_fast",
+          "loss_stuck")
+
+
+def test_the_docstring_table_and_the_rule_registry_list_the_same_rules():
+    doc = importlib.import_module("xpnet.diagnose").__doc__  # xpnet.diagnose is the function
+    body = doc.split("=====================  ========")[2]  # the rows, between the rules
+    rows = {line.split()[0]: line.split()[1] for line in body.splitlines()[1:]
+            if line and not line.startswith(" ")}
+    assert rows == {name: rule.severity for name, rule in RULES.items()}
+    for rule in RULES.values():
+        assert rule.check.__doc__, f"rule {rule.name} has no docstring"
+
+
+def test_every_registered_rule_has_a_case_here():
+    assert set(_CASES) == set(RULES), "a new rule needs its case in _fired_by_diagnose"
+
+
+@pytest.mark.parametrize("rule", _CASES)
+def test_each_rule_fires_on_its_case(backend, rule):
+    assert rule in _fired_by_diagnose(backend, rule)

@@ -1,5 +1,7 @@
 """Bad input at the engine's entry points: a clear error naming the argument, nothing changed."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -244,6 +246,27 @@ def test_fit_checks_its_arguments_before_training(backend, options, match):
     with pytest.raises((ValueError, TypeError), match=match):
         model.fit(X_GOOD, Y_GOOD, **kwargs)
     _assert_unchanged(model, before)
+
+
+def _small():
+    return xpnet.mlp([2, 3, 1], "tanh", "sigmoid", seed=0, backend="numpy")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda v: xpnet.EarlyStopping(patience=v), "patience must be an int >= 0"),
+    (lambda v: xpnet.Diagnostics(every=v), "every must be an int >= 1"),
+    (lambda v: xpnet.Diagnostics(max_samples=v), "max_samples must be an int >= 1"),
+    (lambda v: xpnet.check_backends(_small(), X_GOOD, Y_GOOD, steps=v, backends=["numpy"]),
+     "steps must be an int >= 1"),
+    (lambda v: _small().fit(X_GOOD, Y_GOOD, loss="binary_crossentropy", epochs=v, verbose=0),
+     "epochs must be an int >= 1"),
+    (lambda v: _small().predict(X_GOOD, batch_size=v), "batch_size must be an int >= 1 or None"),
+])
+def test_count_options_get_one_check_and_one_message_everywhere(call, message):
+    for bad in (True, 2.0, "3", -1):  # a bool is no count, nor is a float that happens to be whole
+        with pytest.raises(ValueError, match=re.escape(f"{message}, got {bad!r}")):
+            call(bad)
+    call(np.int64(1))  # any integral scalar is one (a count read from a NumPy array)
 
 
 @pytest.mark.parametrize("make, match", [

@@ -217,6 +217,60 @@ def test_restore_best_weights_puts_back_the_best_epochs_parameters(backend, rest
         np.testing.assert_array_equal(value, expected[key])
 
 
+@pytest.mark.parametrize("flag", ["model.stop_training", "state.stop_training"])
+def test_a_callback_stops_training_after_the_epoch_it_sets_the_flag(backend, flag):
+    # Keras users write self.model.stop_training = True; xpnet's own callbacks set the state's
+    class StopAtEpoch2(xpnet.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                (self.model if flag.startswith("model") else self.state).stop_training = True
+
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    history = model.fit(X, y, loss="binary_crossentropy", epochs=10, callbacks=[StopAtEpoch2()],
+                        verbose=0)
+    assert history.epoch == [0, 1, 2]
+    assert model.stop_training and model.fit_state.stop_training  # both spellings say so
+    history = model.fit(X, y, loss="binary_crossentropy", epochs=4, verbose=0)  # a new run
+    assert history.epoch == [0, 1, 2, 3] and not model.stop_training
+    assert not model.fit_state.stop_training
+
+
+def test_fit_state_is_what_the_run_leaves_and_what_its_callbacks_see(backend):
+    seen = []
+
+    class Watch(xpnet.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append((self.state, self.state.epoch, epoch, len(self.state.history.epoch)))
+
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    optimizer = optim.SGD(lr=0.1)
+    loss = xpnet.losses.BinaryCrossEntropy()
+    history = model.fit(X, y, loss=loss, optimizer=optimizer, epochs=3, batch_size=8,
+                        validation_split=0.25, callbacks=[Watch()], metrics=("accuracy",),
+                        verbose=0)
+    state = model.fit_state
+    assert isinstance(state, xpnet.callbacks.FitState)
+    assert state.loss is loss and state.optimizer is optimizer and state.history is history
+    assert model.history is history
+    assert (state.epochs, state.initial_epoch, state.epoch, state.completed_epochs) == (3, 0, 2, 3)
+    assert state.options == {"batch_size": 8, "shuffle": True, "validation_split": 0.25,
+                             "validation_data": False, "metrics": ["accuracy"]}
+    assert not state.stop_training
+    # one state for the run, its epoch counter set before on_epoch_begin
+    assert [(s is state, e, epoch, done) for s, e, epoch, done in seen] == \
+        [(True, 0, 0, 0), (True, 1, 1, 1), (True, 2, 2, 2)]
+
+
+def test_the_callbacks_keep_their_names_in_xpnet_train_and_xpnet():
+    for name in ("Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
+                 "ModelCheckpoint"):
+        assert getattr(xpnet.train, name) is getattr(xpnet.callbacks, name) \
+            is getattr(xpnet, name), name
+    assert xpnet.train.FitState is xpnet.callbacks.FitState
+
+
 def test_early_stopping_names_a_monitor_that_is_not_measured(backend):
     X, y = _moons(n=40)
     model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
@@ -330,6 +384,22 @@ def test_checkpoint_and_resume_reproduce_the_uninterrupted_run(backend, tmp_path
             np.testing.assert_allclose(history[key], values, rtol=1e-5)
     for key, value in _params(full).items():
         np.testing.assert_allclose(_params(resumed)[key], value, rtol=0 if exact else 1e-5)
+
+
+def test_a_resumed_run_carries_the_earlier_epochs_and_a_later_fit_starts_afresh(backend, tmp_path):
+    X, y = _moons(n=40)
+    model = xpnet.mlp([2, 3, 1], "relu", "sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", epochs=2, seed=0, verbose=0,
+              callbacks=[xpnet.ModelCheckpoint(tmp_path / "first.xpnet")])
+    resumed, _ = xpnet.resume(tmp_path / "first.xpnet", X, y, epochs=4, backend=backend,
+                              callbacks=[xpnet.ModelCheckpoint(tmp_path / "second.xpnet")])
+    state = resumed.fit_state
+    assert (state.initial_epoch, state.completed_epochs, len(state.prior_history["loss"])) == \
+        (2, 4, 2)
+    _, _, extra = xpnet.load_checkpoint(tmp_path / "second.xpnet")
+    assert extra["epoch"] == 4 and len(extra["history"]["loss"]) == 4  # every epoch from the first
+    resumed.fit(X, y, loss="binary_crossentropy", epochs=1, verbose=0)  # a run of its own
+    assert resumed.fit_state.prior_history == {} and resumed.fit_state.completed_epochs == 1
 
 
 def test_progress_is_one_line_per_epoch_off_a_terminal(backend, capsys):

@@ -17,7 +17,7 @@ from its own tier or below::
     io · train · callbacks
     explain · onnx · distributed
     model
-    diagnose · parity · sklearn
+    diagnose · parity · sklearn · _sklearn_adapt
     cli
 
 - ``layers`` holds the layer protocol, the built-in layers, ``Sequential`` as a pure composition

@@ -3,17 +3,55 @@
 Errors name the argument, what was expected and what came ("X has 3 columns but the model takes 2
 inputs", "X[17, 1] is NaN"). The checks run on the model's backend; only the error path copies
 anything back to the host.
+
+The scalar checks (:func:`check_int`, :func:`check_flag`, :func:`check_number`) are the ones every
+entry point uses for its options (``epochs``, ``batch_size``, ``shuffle``, ``lr``, ...), so that the
+same mistake gets the same message everywhere. ``layers`` sits below this module (the data checks
+need :func:`~xpnet.layers.n_inputs`) and keeps its own.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 
+import numpy as np
 from array_api_compat import is_numpy_array
 
-from .backend import dtype_name, host_array, to_numpy
+from .backend import dtype_name, host_array, is_finite_number, to_numpy
 from .functional import namespace
 from .layers import n_inputs
+
+
+def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> int | None:
+    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool
+    (``True`` is no batch size); ``None`` passes with ``allow_none``. ValueError otherwise."""
+    if allow_none and value is None:
+        return None
+    try:
+        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
+    return number
+
+
+def check_flag(name: str, value) -> bool:
+    """Flags take bools only: ``shuffle="no"`` would otherwise read as true. TypeError otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_number(name: str, value, expected: str = "a finite number >= 0",
+                 ok=lambda v: v >= 0.0) -> float:
+    """``value`` as a Python float when it is a finite real number (not a bool) for which
+    ``ok(float(value))`` holds; else ValueError saying it must be ``expected``."""
+    if not is_finite_number(value) or not ok(float(value)):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
 
 
 def _first_non_finite(A, name: str) -> str | None:

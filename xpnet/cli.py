@@ -363,13 +363,12 @@ def _train(args) -> int:
 
 def _interrupted(args, model, cli) -> int:
     """Ctrl-C: save what training reached (it stopped at a step boundary), say so in one line."""
-    if model is None or getattr(model, "_fit_info", None) is None:
+    if model is None or getattr(model, "fit_state", None) is None:
         print("xpnet: interrupted before training started; nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
     path = args.checkpoint or f"{args.out}.ckpt"
-    history = model._fit_info["history"]
-    done = history.epoch[-1] + 1 if history.epoch else model._fit_info["initial_epoch"]
-    model.save(args.out, extra={**cli, "history": history.history})
+    done = model.fit_state.completed_epochs
+    model.save(args.out, extra={**cli, "history": model.fit_state.history.history})
     save_checkpoint(model, path, extra={"cli": cli})
     print(f"xpnet: interrupted after {done} of {args.epochs} epochs: model written to {args.out}, "
           f"checkpoint to {path} (continue with --resume {path})", file=sys.stderr)

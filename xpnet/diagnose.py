@@ -18,7 +18,9 @@ a loss stuck at ln 2).
 Statistics are computed with the model's own Array API namespace, on its device; only the small
 per-layer numbers are turned into Python floats.
 
-Rules and thresholds (the constants below):
+Rules and thresholds (the constants below). Each row is one small function, registered in
+:data:`RULES` under its name with the stage whose measurements it reads (:class:`Rule`,
+:class:`Evidence`); a test checks that this table and the registry list the same rules:
 
 =====================  ========  ===============================================================
 rule                   severity  fires when
@@ -56,12 +58,14 @@ loss_stuck             warning   (curve) the last 5 losses stay within 2% of the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import array_api_compat
 
 from . import losses as _losses
-from ._validation import check_X, check_y
+from ._validation import check_int, check_number, check_X, check_y
 from .backend import on_model_device, to_numpy
 from .explain import flat_layers, layer_kind
 from .functional import one_hot
@@ -69,7 +73,8 @@ from .grad import fuse
 from .layers import LAYERS, Sequential
 from .train import Callback
 
-__all__ = ["Diagnostics", "Finding", "LayerStats", "Report", "diagnose"]
+__all__ = ["RULES", "Diagnostics", "Evidence", "Finding", "LayerStats", "Report", "Rule",
+           "curve_findings", "diagnose"]
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -263,26 +268,27 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"diagnose needs an xpnet Sequential model, got {type(model).__name__}")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                           or not math.isfinite(lr) or lr < 0):
-        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+    if lr is not None:
+        lr = check_number("lr", lr)
     loss = _losses.default_for(model) if loss is None else _losses.get(loss)
-    X = check_X(model, X)
+    ev = Evidence(model=model, loss=loss, X=check_X(model, X), y=y, lr=lr)
+    try:
+        ev.k = model.forward(ev.X[0:1, :])[0].shape[1]
+    except Exception:  # noqa: BLE001 - the trace below reports a broken model
+        pass
     report = Report()
-    if not (model.layers and layer_kind(model.layers[0]) == "standardize"):  # the model scales X
-        report.findings += _input_findings(X)
-    label_findings, Y = _labels(model, loss, X, y)
-    report.findings += label_findings
-    report.findings += _fusion_findings(model, loss)
-    stats, value, extra, spread = _analyse(model, loss, X, Y, lr=lr)
-    report.layers = stats
-    report.findings += extra
-    if value is not None:
-        report.loss = value
-        report.baseline = _baseline(loss, Y, stats[-1].width, model.backend.dtype(model.dtype))
-    if Y is None:
+    report.findings += _check("data", ev)
+    if not report["labels"] and ev.k is not None:  # the labels rule has found them fitting
+        ev.Y = check_y(model, loss, y, ev.X.shape[0], ev.k)
+    _analyse(ev)
+    report.layers = ev.stats
+    if ev.value is not None:
+        report.loss = ev.value
+        ev.baseline = report.baseline = _baseline(loss, ev.Y, ev.stats[-1].width,
+                                                  model.backend.dtype(model.dtype))
+    if ev.Y is None:
         report.notes.append("gradient statistics skipped: the targets do not fit the loss")
-    report.findings += _layer_findings(model, stats, report, spread, X.shape[0])
+    report.findings += _check("pass", ev)
     curve = getattr(history, "history", history) or {}
     lrs = list(lr_history) if lr_history is not None else list(curve.get("lr", []))
     report.findings += curve_findings(list(curve.get("loss", [])), lrs, report.baseline)
@@ -297,7 +303,265 @@ def _sorted(findings):
     return sorted(unique.values(), key=lambda f: SEVERITIES.index(f.severity))
 
 
-def _input_findings(X) -> list[Finding]:
+# -- the measurements the rules read -------------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    """What the rules read: the measurements of one :func:`diagnose` (or, for the ``"curve"`` and
+    ``"training"`` rules, of a training run). Fields a run has not measured stay None / empty.
+
+    Attributes
+    ----------
+    model, loss
+        The model and the loss examined.
+    X : array, shape (m, n_in)
+        The checked inputs.
+    y : array-like
+        The targets as given (raw: the labels rule judges them).
+    k : int or None
+        The model's outputs (None when a forward pass fails).
+    Y : array or None
+        The targets validated for the loss (None when they do not fit it).
+    lr : float or None
+        The learning rate given to :func:`diagnose`.
+    stats : list of LayerStats
+        The per-layer statistics of the forward (and backward) pass.
+    value : float or None
+        The loss when finite; ``bad_loss`` holds a non-finite one.
+    bad_loss : float or None
+    bad_grads : list of (str, str)
+        ``(layer index, parameter name)`` of the first non-finite gradient of each layer.
+    spread : float or None
+        The largest range of an output over the samples.
+    baseline : float or None
+        The loss of the best constant prediction.
+    losses, lrs : list of float
+        A training curve: the loss and the learning rate per epoch.
+    records : list of dict
+        :class:`Diagnostics`' per-epoch records.
+    """
+
+    model: Any = None
+    loss: Any = None
+    X: Any = None
+    y: Any = None
+    k: int | None = None
+    Y: Any = None
+    lr: float | None = None
+    stats: list = field(default_factory=list)
+    value: float | None = None
+    bad_loss: float | None = None
+    bad_grads: list = field(default_factory=list)
+    spread: float | None = None
+    baseline: float | None = None
+    losses: list = field(default_factory=list)
+    lrs: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+
+
+def _analyse(ev):
+    """One forward (and, when ``ev.Y`` is set, backward) pass, layer by layer: fills ``ev.stats``,
+    ``value``/``bad_loss``, ``bad_grads`` and ``spread``."""
+    model, loss, X, Y, lr = ev.model, ev.loss, ev.X, ev.Y, ev.lr
+    xp = model.backend.xp
+    dtype = model.backend.dtype(model.dtype)
+    network, head = fuse(model, loss)
+    fused = network is not model
+    pairs = flat_layers(model)
+    run = pairs[:-1] if fused else pairs
+    outputs, backwards = [], []
+    H = X
+    for _, layer in run:
+        H, backward = layer.forward(H, training=False)
+        outputs.append(H)
+        backwards.append(backward)
+    if fused:
+        outputs.append(pairs[-1][1].forward(H)[0])
+    stats = ev.stats = []
+    for (key, layer), A in zip(pairs, outputs, strict=True):
+        kind = layer_kind(layer)
+        s = LayerStats(key, repr(layer), kind, int(A.shape[1]) if A.ndim == 2 else 0)
+        if kind == "sigmoid":
+            s.saturated = _frac(4.0 * A * (1.0 - A) < SATURATION_SLOPE, dtype, xp=xp)
+        elif kind == "tanh":
+            s.saturated = _frac(1.0 - A * A < SATURATION_SLOPE, dtype, xp=xp)
+        elif kind == "relu":
+            s.dead = _frac(xp.all(A <= 0, axis=0), dtype, xp=xp)
+        if kind == "dense":
+            W = layer.params["W"]
+            s.weight_norm = _norm(W, xp=xp)
+            s.positive = _frac(W > 0, dtype, xp=xp)
+        stats.append(s)
+    final = outputs[-1] if outputs else X
+    if Y is None:
+        return
+    ev.spread = float(xp.max(xp.max(final, axis=0) - xp.min(final, axis=0)))
+    value_array, dH = head(H, Y)
+    value = float(value_array)
+    if not math.isfinite(value):
+        ev.bad_loss = value
+        return
+    ev.value = value
+    for i in range(len(run) - 1, -1, -1):
+        key, layer = run[i]
+        s = stats[i]
+        if s.kind == "dense":
+            s.delta_rms = _norm(dH, xp=xp) / math.sqrt(max(1, _size(dH)))
+        dH, grads = backwards[i](dH)
+        if grads:
+            norms = [_norm(g, xp=xp) for g in grads.values()]
+            bad = [name for name, n in zip(grads, norms, strict=True) if not math.isfinite(n)]
+            if bad:
+                ev.bad_grads.append((key, bad[0]))
+                continue
+            s.grad_norm = math.sqrt(sum(n * n for n in norms))
+            if lr is not None and s.weight_norm:
+                s.update_ratio = lr * norms[list(grads).index("W")] / s.weight_norm \
+                    if "W" in grads else None
+
+
+def _labels_text(y) -> str:
+    found = sorted(set(to_numpy(y).ravel().tolist()))
+    shown = ", ".join(f"{v:g}" for v in found[:8])
+    return "{" + shown + (", ..." if len(found) > 8 else "") + "}"
+
+
+def _output_kind(model) -> str:
+    """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
+    for _, layer in reversed(flat_layers(model)):
+        kind = layer_kind(layer)
+        if kind == "custom" or not LAYERS[kind].passthrough:
+            return kind
+    return "identity"
+
+
+def _frac(mask, dtype, *, xp) -> float:
+    return float(xp.mean(xp.astype(mask, dtype)))
+
+
+def _norm(A, *, xp) -> float:
+    """The L2 norm, scaled first so that huge entries do not overflow (inf/NaN stay so)."""
+    top = float(xp.max(xp.abs(A))) if _size(A) else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * float(xp.linalg.vector_norm(A / top))
+
+
+def _size(A) -> int:
+    return array_api_compat.size(A)
+
+
+def _baseline(loss, Y, k, dtype) -> float | None:
+    """The loss of the best constant prediction (ln 2 for balanced 0/1 labels)."""
+    if Y is None:
+        return None
+    xp = array_api_compat.array_namespace(Y)
+    if isinstance(loss, _losses.BinaryCrossEntropy):
+        p = [min(max(v, 1e-12), 1 - 1e-12) for v in to_numpy(xp.mean(Y, axis=0)).tolist()]
+        return sum(-(q * math.log(q) + (1 - q) * math.log(1 - q)) for q in p) / len(p)
+    if isinstance(loss, _losses.CrossEntropy):
+        if Y.ndim == 1:  # integer labels: class frequencies through a one-hot matrix
+            Y = one_hot(Y, k, xp=xp, dtype=dtype)
+        p = [v for v in to_numpy(xp.mean(Y, axis=0)).tolist() if v > 0]
+        return -sum(q * math.log(q) for q in p)
+    if isinstance(loss, _losses.MeanSquaredError):
+        return float(xp.mean(xp.var(Y, axis=0)))
+    return None
+
+
+# -- the rules: one function each, in the order of the table above --------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule of the doctor: its ``name`` and ``severity`` (the table's), the ``stage`` whose
+    measurements it reads (``"data"``: the model, the loss, ``X`` and raw ``y``; ``"pass"``: the
+    statistics of one forward and backward pass; ``"curve"``: a training curve; ``"training"``:
+    :class:`Diagnostics`' per-epoch records) and ``check(evidence) -> list[Finding]``."""
+
+    name: str
+    severity: str
+    stage: str
+    check: Callable[[Evidence], list[Finding]]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _rule(name: str, severity: str, stage: str):
+    """Register the decorated ``check(evidence) -> list[Finding]`` as rule ``name``."""
+    def register(check):
+        RULES[name] = Rule(name, severity, stage, check)
+        return check
+    return register
+
+
+def _check(stage: str, ev: Evidence) -> list[Finding]:
+    """The findings of every rule of ``stage`` on ``ev``, in the table's order."""
+    return [f for r in RULES.values() if r.stage == stage for f in r.check(ev)]
+
+
+@_rule("labels", "error", "data")
+def _labels_rule(ev):
+    """Targets outside what the output activation and the loss can produce."""
+    model, loss, y, k = ev.model, ev.loss, ev.y, ev.k
+    backend = model.backend
+    raw = backend.asarray(y, name="y")
+    xp = backend.xp
+    out_kind = _output_kind(model)
+    values = xp.astype(raw, backend.dtype(model.dtype))
+    binary = isinstance(loss, _losses.BinaryCrossEntropy)
+    if not bool(xp.all(xp.isfinite(values))):
+        return [Finding("labels", "error", None, "y holds NaN or infinite values",
+                        "remove or impute the rows with missing targets")]
+    if binary and not bool(xp.all((values == 0) | (values == 1))):
+        found = _labels_text(raw)
+        if bool(xp.all((values == -1) | (values == 1))):
+            advice = ("map the labels to 0/1, y = (y + 1) / 2: a sigmoid outputs a probability in "
+                      "(0, 1), and binary cross-entropy needs 0/1 targets (for ±1 targets use a "
+                      "Tanh output with mean squared error)")
+        else:
+            advice = ("give 0/1 targets (one output per class, or integer labels with a Softmax "
+                      "output and cross-entropy for more than two classes)")
+        return [Finding("labels", "error", None,
+                        f"y holds labels {found} but the output is "
+                        f"{'a sigmoid' if out_kind == 'sigmoid' else out_kind} with "
+                        f"{type(loss).__name__}: it can only produce (0, 1)", advice)]
+    if isinstance(loss, _losses.CrossEntropy) and raw.ndim == 1 and k is not None:
+        bad = (values < 0) | (values >= k) | (values != xp.round(values))
+        if bool(xp.any(bad)):
+            return [Finding("labels", "error", None,
+                            f"y holds labels {_labels_text(raw)} but the softmax has {k} "
+                            f"outputs: cross-entropy needs integer labels in [0, {k})",
+                            f"map the classes to 0..{k - 1} (e.g. numpy.unique(y, "
+                            "return_inverse=True)[1]) or give the model one output per class")]
+    elif isinstance(loss, _losses.MeanSquaredError) and out_kind in ("sigmoid", "tanh"):
+        lo, hi = float(xp.min(values)), float(xp.max(values))
+        low, high = (0.0, 1.0) if out_kind == "sigmoid" else (-1.0, 1.0)
+        if lo < low or hi > high:
+            return [Finding("labels", "error", None,
+                            f"targets range over [{lo:.3g}, {hi:.3g}] but a {out_kind} "
+                            f"output stays in ({low:g}, {high:g})",
+                            "end the model in a Dense layer (a linear output) for "
+                            "real-valued targets, or rescale the targets")]
+    if k is None:
+        return []
+    try:
+        check_y(model, loss, y, ev.X.shape[0], k)
+    except ValueError as err:
+        return [Finding("labels", "error", None, str(err),
+                        "make the targets fit the loss (see the message)")]
+    return []
+
+
+@_rule("unscaled_inputs", "warning", "data")
+def _unscaled_inputs(ev):
+    """A column with |mean| or std > 5, or column stds differing > 20x (unless the model
+    standardises its inputs itself)."""
+    X, model = ev.X, ev.model
+    if model.layers and layer_kind(model.layers[0]) == "standardize":  # the model scales X
+        return []
     xp = array_api_compat.array_namespace(X)
     if X.shape[0] < 2:
         return []
@@ -321,82 +585,11 @@ def _input_findings(X) -> list[Finding]:
                     "saturate sigmoids and make the first layer's gradients dominate")]
 
 
-def _labels_text(y) -> str:
-    found = sorted(set(to_numpy(y).ravel().tolist()))
-    shown = ", ".join(f"{v:g}" for v in found[:8])
-    return "{" + shown + (", ..." if len(found) > 8 else "") + "}"
-
-
-def _output_kind(model) -> str:
-    """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
-    for _, layer in reversed(flat_layers(model)):
-        kind = layer_kind(layer)
-        if kind == "custom" or not LAYERS[kind].passthrough:
-            return kind
-    return "identity"
-
-
-def _labels(model, loss, X, y):
-    """Findings about raw ``y``, and ``y`` validated for ``loss`` (None when it cannot be)."""
-    backend = model.backend
-    raw = backend.asarray(y, name="y")
-    xp = backend.xp
-    k = None
-    findings = []
-    out_kind = _output_kind(model)
-    try:
-        k = model.forward(X[0:1, :])[0].shape[1]
-    except Exception:  # noqa: BLE001 - the trace below reports a broken model
-        pass
-    values = xp.astype(raw, backend.dtype(model.dtype))
-    finite = bool(xp.all(xp.isfinite(values)))
-    binary = isinstance(loss, _losses.BinaryCrossEntropy)
-    if not finite:
-        findings.append(Finding("labels", "error", None, "y holds NaN or infinite values",
-                                "remove or impute the rows with missing targets"))
-    elif binary and not bool(xp.all((values == 0) | (values == 1))):
-        found = _labels_text(raw)
-        if bool(xp.all((values == -1) | (values == 1))):
-            advice = ("map the labels to 0/1, y = (y + 1) / 2: a sigmoid outputs a probability in "
-                      "(0, 1), and binary cross-entropy needs 0/1 targets (for ±1 targets use a "
-                      "Tanh output with mean squared error)")
-        else:
-            advice = ("give 0/1 targets (one output per class, or integer labels with a Softmax "
-                      "output and cross-entropy for more than two classes)")
-        findings.append(Finding("labels", "error", None,
-                                f"y holds labels {found} but the output is "
-                                f"{'a sigmoid' if out_kind == 'sigmoid' else out_kind} with "
-                                f"{type(loss).__name__}: it can only produce (0, 1)", advice))
-    elif isinstance(loss, _losses.CrossEntropy) and raw.ndim == 1 and k is not None:
-        bad = (values < 0) | (values >= k) | (values != xp.round(values))
-        if bool(xp.any(bad)):
-            findings.append(Finding("labels", "error", None,
-                                    f"y holds labels {_labels_text(raw)} but the softmax has {k} "
-                                    f"outputs: cross-entropy needs integer labels in [0, {k})",
-                                    f"map the classes to 0..{k - 1} (e.g. numpy.unique(y, "
-                                    "return_inverse=True)[1]) or give the model one output per "
-                                    "class"))
-    elif isinstance(loss, _losses.MeanSquaredError) and out_kind in ("sigmoid", "tanh"):
-        lo, hi = float(xp.min(values)), float(xp.max(values))
-        low, high = (0.0, 1.0) if out_kind == "sigmoid" else (-1.0, 1.0)
-        if lo < low or hi > high:
-            findings.append(Finding("labels", "error", None,
-                                    f"targets range over [{lo:.3g}, {hi:.3g}] but a {out_kind} "
-                                    f"output stays in ({low:g}, {high:g})",
-                                    "end the model in a Dense layer (a linear output) for "
-                                    "real-valued targets, or rescale the targets"))
-    if findings or k is None:
-        return findings, None
-    try:
-        return findings, check_y(model, loss, y, X.shape[0], k)
-    except ValueError as err:
-        return findings + [Finding("labels", "error", None, str(err),
-                                   "make the targets fit the loss (see the message)")], None
-
-
-def _fusion_findings(model, loss) -> list[Finding]:
+@_rule("unfused_loss", "warning", "data")
+def _unfused_loss(ev):
     """Probabilities fed to a loss that xpnet cannot fuse, or logits expected but not given."""
-    network, head = fuse(model, loss)
+    model = ev.model
+    network, head = fuse(model, ev.loss)
     if network is not model:
         return []
     pairs = flat_layers(model)
@@ -441,114 +634,20 @@ def _fusion_findings(model, loss) -> list[Finding]:
     return []
 
 
-def _frac(mask, dtype, *, xp) -> float:
-    return float(xp.mean(xp.astype(mask, dtype)))
+def _layers(ev):
+    """``({index: layer}, [(index, layer), ...])`` of the model's flattened layers."""
+    pairs = flat_layers(ev.model)
+    return dict(pairs), pairs
 
 
-def _norm(A, *, xp) -> float:
-    """The L2 norm, scaled first so that huge entries do not overflow (inf/NaN stay so)."""
-    top = float(xp.max(xp.abs(A))) if _size(A) else 0.0
-    if top == 0.0 or not math.isfinite(top):
-        return top
-    return top * float(xp.linalg.vector_norm(A / top))
-
-
-def _analyse(model, loss, X, Y, *, lr=None):
-    """One forward (and, when ``Y`` is given, backward) pass, layer by layer: the statistics."""
-    xp = model.backend.xp
-    dtype = model.backend.dtype(model.dtype)
-    network, head = fuse(model, loss)
-    fused = network is not model
-    pairs = flat_layers(model)
-    run = pairs[:-1] if fused else pairs
-    outputs, backwards = [], []
-    H = X
-    for _, layer in run:
-        H, backward = layer.forward(H, training=False)
-        outputs.append(H)
-        backwards.append(backward)
-    if fused:
-        outputs.append(pairs[-1][1].forward(H)[0])
-    stats = []
-    for (key, layer), A in zip(pairs, outputs, strict=True):
-        kind = layer_kind(layer)
-        s = LayerStats(key, repr(layer), kind, int(A.shape[1]) if A.ndim == 2 else 0)
-        if kind == "sigmoid":
-            s.saturated = _frac(4.0 * A * (1.0 - A) < SATURATION_SLOPE, dtype, xp=xp)
-        elif kind == "tanh":
-            s.saturated = _frac(1.0 - A * A < SATURATION_SLOPE, dtype, xp=xp)
-        elif kind == "relu":
-            s.dead = _frac(xp.all(A <= 0, axis=0), dtype, xp=xp)
-        if kind == "dense":
-            W = layer.params["W"]
-            s.weight_norm = _norm(W, xp=xp)
-            s.positive = _frac(W > 0, dtype, xp=xp)
-        stats.append(s)
+@_rule("same_sign_weights", "warning", "pass")
+def _same_sign_weights(ev):
+    """Every weight of a Dense layer (>= 8 weights) has the same sign."""
+    layers, _ = _layers(ev)
     findings = []
-    value = None
-    final = outputs[-1] if outputs else X
-    spread = float(xp.max(xp.max(final, axis=0) - xp.min(final, axis=0))) \
-        if Y is not None else None
-    if Y is None:
-        return stats, value, findings, spread
-    value_array, dH = head(H, Y)
-    value = float(value_array)
-    if not math.isfinite(value):
-        findings.append(Finding("non_finite", "error", None, f"the loss is {value}",
-                                "lower the learning rate (look at the weight norms |W| below), "
-                                "standardise the inputs, check the labels fit the loss"))
-        return stats, None, findings, spread
-    for i in range(len(run) - 1, -1, -1):
-        key, layer = run[i]
-        s = stats[i]
-        if s.kind == "dense":
-            s.delta_rms = _norm(dH, xp=xp) / math.sqrt(max(1, _size(dH)))
-        dH, grads = backwards[i](dH)
-        if grads:
-            norms = [_norm(g, xp=xp) for g in grads.values()]
-            bad = [name for name, n in zip(grads, norms, strict=True) if not math.isfinite(n)]
-            if bad:
-                findings.append(Finding("non_finite", "error", _name(key, layer),
-                                        f"the gradient of {key}.{bad[0]} is not finite",
-                                        "look for overflow: unscaled inputs, huge weights"))
-                continue
-            s.grad_norm = math.sqrt(sum(n * n for n in norms))
-            if lr is not None and s.weight_norm:
-                s.update_ratio = lr * norms[list(grads).index("W")] / s.weight_norm \
-                    if "W" in grads else None
-    return stats, value, findings, spread
-
-
-def _size(A) -> int:
-    return array_api_compat.size(A)
-
-
-def _baseline(loss, Y, k, dtype) -> float | None:
-    """The loss of the best constant prediction (ln 2 for balanced 0/1 labels)."""
-    if Y is None:
-        return None
-    xp = array_api_compat.array_namespace(Y)
-    if isinstance(loss, _losses.BinaryCrossEntropy):
-        p = [min(max(v, 1e-12), 1 - 1e-12) for v in to_numpy(xp.mean(Y, axis=0)).tolist()]
-        return sum(-(q * math.log(q) + (1 - q) * math.log(1 - q)) for q in p) / len(p)
-    if isinstance(loss, _losses.CrossEntropy):
-        if Y.ndim == 1:  # integer labels: class frequencies through a one-hot matrix
-            Y = one_hot(Y, k, xp=xp, dtype=dtype)
-        p = [v for v in to_numpy(xp.mean(Y, axis=0)).tolist() if v > 0]
-        return -sum(q * math.log(q) for q in p)
-    if isinstance(loss, _losses.MeanSquaredError):
-        return float(xp.mean(xp.var(Y, axis=0)))
-    return None
-
-
-def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
-    findings = []
-    pairs = flat_layers(model)
-    layers = dict(pairs)
-    last = pairs[-1][0] if pairs else None
-    denses = [s for s in stats if s.kind == "dense"]
-    # same-sign weights
-    for s in denses:
+    for s in ev.stats:
+        if s.kind != "dense":
+            continue
         W = layers[s.index].params["W"]
         if _size(W) >= SAME_SIGN_MIN_WEIGHTS and s.positive in (0.0, 1.0):
             xp = array_api_compat.array_namespace(W)
@@ -562,66 +661,233 @@ def _layer_findings(model, stats, report, spread, m) -> list[Finding]:
                 "default; 'he_uniform' before ReLU). Same-sign weights add every input with the "
                 "same sign, so the pre-activations grow with n_in, the units move together and "
                 "sigmoids saturate"))
-    # saturation (hidden layers only: a confident output is fine)
-    for s in stats:
-        if s.saturated is not None and s.index != last and s.saturated > SATURATED_FRACTION:
-            findings.append(Finding(
-                "saturation", "warning", _name(s.index, layers[s.index]),
-                f"{100 * s.saturated:.0f}% of the outputs of this {s.kind} layer are saturated "
-                f"(slope below {100 * SATURATION_SLOPE:.0f}% of its maximum), so almost no "
-                "gradient passes through them",
-                "use zero-mean initial weights (glorot_uniform), standardise the inputs, lower "
-                "the learning rate if it happened during training — or use ReLU hidden layers"))
-    # dead ReLUs
-    for s in stats:
-        if s.dead is not None and s.dead > DEAD_FRACTION:
-            findings.append(Finding(
-                "dead_relu", "error" if s.dead == 1.0 else "warning",
-                _name(s.index, layers[s.index]),
-                f"{100 * s.dead:.0f}% of the {s.width} units output 0 for every sample: they get "
-                "no gradient and never recover",
-                "use He initialisation (init='he_uniform'), a smaller learning rate, or LeakyReLU"))
-    # vanishing gradients through stacked saturating activations
-    measured = [s for s in denses if s.delta_rms is not None]
-    if len(measured) >= 2:
-        first, final = measured[0], measured[-1]
-        between = [s for s in stats if s.kind in ("sigmoid", "tanh")
-                   and _position(s.index, pairs) > _position(first.index, pairs)
-                   and _position(s.index, pairs) < _position(final.index, pairs)]
-        saturated = [s for s in between if (s.saturated or 0.0) > VANISHING_SATURATED]
-        if final.delta_rms > 0 and len(between) >= 2 and saturated \
-                and first.delta_rms < VANISHING_RATIO * final.delta_rms:
-            chain = ", ".join(f"{s.index}: {s.delta_rms:.2g}" for s in measured)
-            findings.append(Finding(
-                "vanishing_gradients", "warning", _name(first.index, layers[first.index]),
-                f"the gradient reaching layer {first.index} is "
-                f"{first.delta_rms / final.delta_rms:.2g} times the one at layer {final.index} "
-                f"(RMS of dZ per Dense layer: {chain}), through {len(between)} "
-                f"{'/'.join(sorted({s.kind for s in between}))} layers whose slope is at most "
-                "0.25 (sigmoid) each and near 0 once saturated (saturated outputs: "
-                + ", ".join(f"layer {s.index} {100 * s.saturated:.0f}%" for s in saturated) + ")",
-                "use zero-mean initial weights and standardised inputs so the sigmoids work "
-                "near their steepest point; for deeper networks use ReLU/tanh hidden layers"))
-    # constant prediction
-    if report.loss is not None and m > 1:
-        if spread is not None and spread < CONSTANT_SPREAD:
-            baseline = report.baseline
-            at = (f"; the loss {report.loss:.4g} is no better than a constant prediction "
-                  f"({baseline:.4g}{' = ln 2' if abs(baseline - math.log(2)) < 1e-3 else ''})"
-                  if baseline is not None and report.loss >= baseline * (1 - STUCK_TOLERANCE)
-                  else "")
-            findings.append(Finding(
-                "constant_prediction", "warning", None,
-                f"the outputs vary by only {spread:.2g} over the {m} samples: the "
-                f"model predicts (almost) the same value for every input{at}",
-                "the network ignores its inputs: look at the other findings (saturated units, "
-                "same-sign weights, a learning rate decaying too fast); check that X and y are "
-                "aligned"))
-    # large updates for a given lr
-    for s in denses:
-        if s.update_ratio is not None and s.update_ratio > LARGE_UPDATE:
-            findings.append(_large_update(s, layers))
     return findings
+
+
+@_rule("saturation", "warning", "pass")
+def _saturation(ev):
+    """> 50% of a hidden sigmoid/tanh layer's outputs have a slope below 5% of its maximum (a
+    confident output layer is fine)."""
+    layers, pairs = _layers(ev)
+    last = pairs[-1][0] if pairs else None
+    return [Finding(
+        "saturation", "warning", _name(s.index, layers[s.index]),
+        f"{100 * s.saturated:.0f}% of the outputs of this {s.kind} layer are saturated "
+        f"(slope below {100 * SATURATION_SLOPE:.0f}% of its maximum), so almost no "
+        "gradient passes through them",
+        "use zero-mean initial weights (glorot_uniform), standardise the inputs, lower "
+        "the learning rate if it happened during training — or use ReLU hidden layers")
+        for s in ev.stats
+        if s.saturated is not None and s.index != last and s.saturated > SATURATED_FRACTION]
+
+
+@_rule("vanishing_gradients", "warning", "pass")
+def _vanishing_gradients(ev):
+    """The gradient reaching the first Dense layer is < 1/100 of the one at the last (RMS of
+    dZ), through >= 2 sigmoid/tanh layers, > 25% of some such layer's outputs saturated."""
+    layers, pairs = _layers(ev)
+    stats = ev.stats
+    measured = [s for s in stats if s.kind == "dense" and s.delta_rms is not None]
+    if len(measured) < 2:
+        return []
+    first, final = measured[0], measured[-1]
+    between = [s for s in stats if s.kind in ("sigmoid", "tanh")
+               and _position(s.index, pairs) > _position(first.index, pairs)
+               and _position(s.index, pairs) < _position(final.index, pairs)]
+    saturated = [s for s in between if (s.saturated or 0.0) > VANISHING_SATURATED]
+    if not (final.delta_rms > 0 and len(between) >= 2 and saturated
+            and first.delta_rms < VANISHING_RATIO * final.delta_rms):
+        return []
+    chain = ", ".join(f"{s.index}: {s.delta_rms:.2g}" for s in measured)
+    return [Finding(
+        "vanishing_gradients", "warning", _name(first.index, layers[first.index]),
+        f"the gradient reaching layer {first.index} is "
+        f"{first.delta_rms / final.delta_rms:.2g} times the one at layer {final.index} "
+        f"(RMS of dZ per Dense layer: {chain}), through {len(between)} "
+        f"{'/'.join(sorted({s.kind for s in between}))} layers whose slope is at most "
+        "0.25 (sigmoid) each and near 0 once saturated (saturated outputs: "
+        + ", ".join(f"layer {s.index} {100 * s.saturated:.0f}%" for s in saturated) + ")",
+        "use zero-mean initial weights and standardised inputs so the sigmoids work "
+        "near their steepest point; for deeper networks use ReLU/tanh hidden layers")]
+
+
+@_rule("dead_relu", "warning", "pass")
+def _dead_relu(ev):
+    """> 50% of a ReLU layer's units are 0 for every sample (an error when all are)."""
+    layers, _ = _layers(ev)
+    return [Finding(
+        "dead_relu", "error" if s.dead == 1.0 else "warning", _name(s.index, layers[s.index]),
+        f"{100 * s.dead:.0f}% of the {s.width} units output 0 for every sample: they get "
+        "no gradient and never recover",
+        "use He initialisation (init='he_uniform'), a smaller learning rate, or LeakyReLU")
+        for s in ev.stats if s.dead is not None and s.dead > DEAD_FRACTION]
+
+
+@_rule("constant_prediction", "warning", "pass")
+def _constant_prediction(ev):
+    """The outputs vary by < 1e-4 over the samples."""
+    m = ev.X.shape[0]
+    if ev.value is None or m <= 1 or ev.spread is None or ev.spread >= CONSTANT_SPREAD:
+        return []
+    baseline = ev.baseline
+    at = (f"; the loss {ev.value:.4g} is no better than a constant prediction "
+          f"({baseline:.4g}{' = ln 2' if abs(baseline - math.log(2)) < 1e-3 else ''})"
+          if baseline is not None and ev.value >= baseline * (1 - STUCK_TOLERANCE) else "")
+    return [Finding(
+        "constant_prediction", "warning", None,
+        f"the outputs vary by only {ev.spread:.2g} over the {m} samples: the "
+        f"model predicts (almost) the same value for every input{at}",
+        "the network ignores its inputs: look at the other findings (saturated units, "
+        "same-sign weights, a learning rate decaying too fast); check that X and y are "
+        "aligned")]
+
+
+@_rule("non_finite", "error", "pass")
+def _non_finite(ev):
+    """The loss or a gradient is NaN or infinite."""
+    if ev.bad_loss is not None:
+        return [Finding("non_finite", "error", None, f"the loss is {ev.bad_loss}",
+                        "lower the learning rate (look at the weight norms |W| below), "
+                        "standardise the inputs, check the labels fit the loss")]
+    layers, _ = _layers(ev)
+    return [Finding("non_finite", "error", _name(key, layers[key]),
+                    f"the gradient of {key}.{name} is not finite",
+                    "look for overflow: unscaled inputs, huge weights")
+            for key, name in ev.bad_grads]
+
+
+@_rule("large_updates", "warning", "pass")
+def _large_updates(ev):
+    """An update (for the given lr) moves a Dense layer's weights by > 10% of their norm."""
+    layers, _ = _layers(ev)
+    return [_large_update(s, layers) for s in ev.stats
+            if s.kind == "dense" and s.update_ratio is not None and s.update_ratio > LARGE_UPDATE]
+
+
+@_rule("lr_too_high", "error", "training")
+def _lr_too_high(ev):
+    """(Diagnostics) One step moved a Dense layer's weights by more than their own norm, or by
+    > 10% while the loss ends above 2x that of a constant prediction."""
+    records, losses, baseline = ev.records, ev.losses, ev.baseline
+    steps = [(r["layers"][k]["update_ratio"], r["epoch"], k) for r in records
+             for k in r["layers"] if r["layers"][k].get("update_ratio") is not None]
+    if not steps:
+        return []
+    ratio, epoch, key = max(steps)
+    worse = bool(losses) and baseline is not None and losses[-1] > LR_WORSE * baseline
+    if not (ratio > LR_STEP_MAX or (ratio > LARGE_UPDATE and worse)):
+        return []
+    lr = next((r["lr"] for r in records if r["lr"] is not None), None)
+    evidence = (f"one step moved {key}.W by {100 * ratio:.0f}% of its norm (epoch {epoch + 1}; "
+                "healthy training: about 0.1-5%)")
+    if losses and baseline is not None:
+        evidence += (f"; the loss ends at {losses[-1]:.4g}, "
+                     + (f"{losses[-1] / baseline:.1f}x" if worse else "against")
+                     + f" the {baseline:.4g} of a constant prediction")
+    val = [r["val_loss"] for r in records if r.get("val_loss") is not None]
+    if len(val) > 1:
+        evidence += f"; the validation loss ranged over {min(val):.3g}-{max(val):.3g}"
+    return [Finding("lr_too_high", "error", None, evidence,
+                    f"lower the learning rate{f' (lr={lr:g})' if lr is not None else ''} by "
+                    "10-100x: SGD on standardised inputs works near 0.1-1, Adam near 1e-3-1e-2; "
+                    "or clip gradients (clip_norm=)")]
+
+
+def _finite_curve(losses) -> bool:
+    return all(math.isfinite(v) for v in losses)
+
+
+@_rule("lr_diverges", "error", "curve")
+def _lr_diverges(ev):
+    """The loss became non-finite, or ends > 1.5x its minimum and above its start."""
+    losses = ev.losses
+    if not _finite_curve(losses):
+        return [Finding("lr_diverges", "error", None,
+                        "the loss became NaN or infinite during training",
+                        "lower the learning rate (by 10x) and standardise the inputs")]
+    n = len(losses)
+    if n < 3:
+        return []
+    low = min(losses)
+    if not (losses[-1] > DIVERGE_FACTOR * low and losses[-1] > losses[0]):
+        return []
+    where = losses.index(low)
+    return [Finding(
+        "lr_diverges", "error", None,
+        f"the loss fell to {low:.4g} (epoch {where + 1}) and then rose to {losses[-1]:.4g} "
+        f"(epoch {n}), above where it started ({losses[0]:.4g})",
+        "lower the learning rate (by 10x), or decay it; clip gradients (clip_norm=)")]
+
+
+@_rule("lr_oscillates", "warning", "curve")
+def _lr_oscillates(ev):
+    """>= 40% of the last 20 epochs' changes are rises, and the changes average > 10% of the
+    loss and > 5% of the first loss."""
+    losses = ev.losses
+    if len(losses) < 3 or not _finite_curve(losses):
+        return []
+    window = losses[-(OSCILLATE_WINDOW + 1):]
+    steps = [b - a for a, b in zip(window[:-1], window[1:], strict=True)]
+    if len(steps) < 5:
+        return []
+    rises = sum(d > 0 for d in steps) / len(steps)
+    mean_loss = sum(window) / len(window)
+    mean_step = sum(abs(d) for d in steps) / len(steps)
+    amplitude = mean_step / mean_loss if mean_loss else 0.0
+    if not (rises >= OSCILLATE_RISES and amplitude > OSCILLATE_AMPLITUDE
+            and mean_step > OSCILLATE_SCALE * abs(losses[0])):
+        return []
+    return [Finding(
+        "lr_oscillates", "warning", None,
+        f"over the last {len(steps)} epochs the loss rose {sum(d > 0 for d in steps)} "
+        f"times, by {100 * amplitude:.0f}% of its value on average",
+        "lower the learning rate (by 3-10x), use a larger batch, or a schedule that "
+        "decays it (CosineAnnealingLR, ReduceLROnPlateau)")]
+
+
+@_rule("lr_decays_too_fast", "warning", "curve")
+def _lr_decays_too_fast(ev):
+    """(lr record) The mean lr is < 20% of the first and the last < 5%."""
+    losses, lrs = ev.losses, ev.lrs
+    if not _finite_curve(losses) or len(lrs) < DECAY_MIN_EPOCHS or lrs[0] <= 0:
+        return []
+    mean_ratio = sum(lrs) / len(lrs) / lrs[0]
+    last_ratio = lrs[-1] / lrs[0]
+    if not (mean_ratio < DECAY_MEAN and last_ratio < DECAY_LAST):
+        return []
+    shape = ""
+    products = [v * (i + 1) for i, v in enumerate(lrs)]
+    if max(products) <= 1.05 * min(products):
+        shape = f": lr = {lrs[0]:.3g} / epoch, whose steps add up only like ln(epochs)"
+    return [Finding(
+        "lr_decays_too_fast", "warning", None,
+        f"the learning rate fell from {lrs[0]:.3g} to {lrs[-1]:.3g} over {len(lrs)} epochs "
+        f"(mean {mean_ratio:.0%} of the first){shape}; "
+        + (f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g}" if losses else
+           "the late epochs barely move the weights"),
+        "keep the learning rate constant (Adam with lr=1e-3..1e-2 needs no schedule), or "
+        "decay it slowly (StepLR, CosineAnnealingLR, ReduceLROnPlateau)")]
+
+
+@_rule("loss_stuck", "warning", "curve")
+def _loss_stuck(ev):
+    """The last 5 losses stay within 2% of the loss of a constant prediction (ln 2 for balanced
+    0/1 labels)."""
+    losses = ev.losses
+    base = math.log(2.0) if ev.baseline is None else ev.baseline
+    if not _finite_curve(losses) or len(losses) < STUCK_EPOCHS or base <= 0:
+        return []
+    tail = losses[-STUCK_EPOCHS:]
+    if not all(abs(v - base) <= STUCK_TOLERANCE * base for v in tail):
+        return []
+    name = " = ln 2" if abs(base - math.log(2)) < 1e-3 else ""
+    return [Finding(
+        "loss_stuck", "warning", None,
+        f"the last {STUCK_EPOCHS} epochs' losses ({', '.join(f'{v:.4f}' for v in tail)}) "
+        f"stay at {base:.4f}{name}, the loss of predicting the same value for every "
+        "sample",
+        "the model is not using its inputs: look at the initial weights (zero-mean), "
+        "the input scale, saturated units and the learning rate")]
 
 
 def _consequence(f):
@@ -648,68 +914,8 @@ def _position(index, pairs):
 def curve_findings(losses, lrs, baseline=None) -> list[Finding]:
     """Findings from a training curve: per-epoch ``losses`` and learning rates ``lrs`` (either may
     be empty); ``baseline`` is the loss of a constant prediction (default ln 2)."""
-    findings = []
-    losses = [float(v) for v in losses]
-    if losses and not all(math.isfinite(v) for v in losses):
-        findings.append(Finding("lr_diverges", "error", None,
-                                "the loss became NaN or infinite during training",
-                                "lower the learning rate (by 10x) and standardise the inputs"))
-        return findings
-    n = len(losses)
-    if n >= 3:
-        low = min(losses)
-        if losses[-1] > DIVERGE_FACTOR * low and losses[-1] > losses[0]:
-            where = losses.index(low)
-            findings.append(Finding(
-                "lr_diverges", "error", None,
-                f"the loss fell to {low:.4g} (epoch {where + 1}) and then rose to {losses[-1]:.4g} "
-                f"(epoch {n}), above where it started ({losses[0]:.4g})",
-                "lower the learning rate (by 10x), or decay it; clip gradients (clip_norm=)"))
-        window = losses[-(OSCILLATE_WINDOW + 1):]
-        steps = [b - a for a, b in zip(window[:-1], window[1:], strict=True)]
-        if len(steps) >= 5:
-            rises = sum(d > 0 for d in steps) / len(steps)
-            mean_loss = sum(window) / len(window)
-            mean_step = sum(abs(d) for d in steps) / len(steps)
-            amplitude = mean_step / mean_loss if mean_loss else 0.0
-            if rises >= OSCILLATE_RISES and amplitude > OSCILLATE_AMPLITUDE \
-                    and mean_step > OSCILLATE_SCALE * abs(losses[0]):
-                findings.append(Finding(
-                    "lr_oscillates", "warning", None,
-                    f"over the last {len(steps)} epochs the loss rose {sum(d > 0 for d in steps)} "
-                    f"times, by {100 * amplitude:.0f}% of its value on average",
-                    "lower the learning rate (by 3-10x), use a larger batch, or a schedule that "
-                    "decays it (CosineAnnealingLR, ReduceLROnPlateau)"))
-    base = math.log(2.0) if baseline is None else baseline
-    if n >= STUCK_EPOCHS and base > 0:
-        tail = losses[-STUCK_EPOCHS:]
-        if all(abs(v - base) <= STUCK_TOLERANCE * base for v in tail):
-            name = " = ln 2" if abs(base - math.log(2)) < 1e-3 else ""
-            findings.append(Finding(
-                "loss_stuck", "warning", None,
-                f"the last {STUCK_EPOCHS} epochs' losses ({', '.join(f'{v:.4f}' for v in tail)}) "
-                f"stay at {base:.4f}{name}, the loss of predicting the same value for every "
-                "sample",
-                "the model is not using its inputs: look at the initial weights (zero-mean), "
-                "the input scale, saturated units and the learning rate"))
-    lrs = [float(v) for v in lrs]
-    if len(lrs) >= DECAY_MIN_EPOCHS and lrs[0] > 0:
-        mean_ratio = sum(lrs) / len(lrs) / lrs[0]
-        last_ratio = lrs[-1] / lrs[0]
-        if mean_ratio < DECAY_MEAN and last_ratio < DECAY_LAST:
-            shape = ""
-            products = [v * (i + 1) for i, v in enumerate(lrs)]
-            if max(products) <= 1.05 * min(products):
-                shape = f": lr = {lrs[0]:.3g} / epoch, whose steps add up only like ln(epochs)"
-            findings.append(Finding(
-                "lr_decays_too_fast", "warning", None,
-                f"the learning rate fell from {lrs[0]:.3g} to {lrs[-1]:.3g} over {len(lrs)} epochs "
-                f"(mean {mean_ratio:.0%} of the first){shape}; "
-                + (f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g}" if losses else
-                   "the late epochs barely move the weights"),
-                "keep the learning rate constant (Adam with lr=1e-3..1e-2 needs no schedule), or "
-                "decay it slowly (StepLR, CosineAnnealingLR, ReduceLROnPlateau)"))
-    return findings
+    return _check("curve", Evidence(losses=[float(v) for v in losses],
+                                    lrs=[float(v) for v in lrs], baseline=baseline))
 
 
 # -- the callback --------------------------------------------------------------------------------
@@ -744,10 +950,7 @@ class Diagnostics(Callback):
     def __init__(self, X=None, y=None, *, every: int = 1, max_samples: int = 1024):
         if (X is None) != (y is None):
             raise ValueError("give both X and y, or neither")
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be an int >= 1, got {every!r}")
-        if not isinstance(max_samples, int) or isinstance(max_samples, bool) or max_samples < 1:
-            raise ValueError(f"max_samples must be an int >= 1, got {max_samples!r}")
+        every, max_samples = check_int("every", every, 1), check_int("max_samples", max_samples, 1)
         self.X, self.y, self.every, self.max_samples = X, y, every, max_samples
         self.records: list[dict] = []
         self.initial = self.final = None
@@ -762,8 +965,7 @@ class Diagnostics(Callback):
         return X, y
 
     def _loss(self):
-        info = getattr(self.model, "_fit_info", None) or {}
-        return info.get("loss")
+        return self.state.loss if self.state is not None else None
 
     def on_train_begin(self, logs=None):
         self.records, self._weights, self._ratios, self._lr = [], {}, {}, None
@@ -837,35 +1039,11 @@ class Diagnostics(Callback):
                 f = _large_update(s, pairs)
                 findings.append(Finding(f.rule, f.severity, f.layer,
                                         f"median over the epochs: {f.evidence}", f.advice))
-        lr_finding = self._lr_finding(losses, baseline if baseline is not None else (
-            self.final.baseline if self.final is not None else None))
-        if lr_finding is not None:  # what appeared only during training is its consequence
-            findings = [lr_finding, *(_consequence(f) if f.rule in _CONSEQUENCES
-                                      and (f.rule, f.layer) not in seen else f for f in findings)]
+        lr_finding = RULES["lr_too_high"].check(Evidence(
+            records=self.records, losses=losses, baseline=baseline if baseline is not None else (
+                self.final.baseline if self.final is not None else None)))
+        if lr_finding:  # what appeared only during training is its consequence
+            findings = [*lr_finding, *(_consequence(f) if f.rule in _CONSEQUENCES
+                                       and (f.rule, f.layer) not in seen else f for f in findings)]
         report.findings = _sorted(findings)
         self.report = report
-
-    def _lr_finding(self, losses, baseline):
-        """``lr_too_high`` from the largest one-step update ratio and the loss curve, or None."""
-        steps = [(r["layers"][k]["update_ratio"], r["epoch"], k) for r in self.records
-                 for k in r["layers"] if r["layers"][k].get("update_ratio") is not None]
-        if not steps:
-            return None
-        ratio, epoch, key = max(steps)
-        worse = bool(losses) and baseline is not None and losses[-1] > LR_WORSE * baseline
-        if not (ratio > LR_STEP_MAX or (ratio > LARGE_UPDATE and worse)):
-            return None
-        lr = next((r["lr"] for r in self.records if r["lr"] is not None), None)
-        evidence = (f"one step moved {key}.W by {100 * ratio:.0f}% of its norm (epoch {epoch + 1}; "
-                    "healthy training: about 0.1-5%)")
-        if losses and baseline is not None:
-            evidence += (f"; the loss ends at {losses[-1]:.4g}, "
-                         + (f"{losses[-1] / baseline:.1f}x" if worse else "against")
-                         + f" the {baseline:.4g} of a constant prediction")
-        val = [r["val_loss"] for r in self.records if r.get("val_loss") is not None]
-        if len(val) > 1:
-            evidence += f"; the validation loss ranged over {min(val):.3g}-{max(val):.3g}"
-        return Finding("lr_too_high", "error", None, evidence,
-                       f"lower the learning rate{f' (lr={lr:g})' if lr is not None else ''} by "
-                       "10-100x: SGD on standardised inputs works near 0.1-1, Adam near 1e-3-1e-2; "
-                       "or clip gradients (clip_norm=)")

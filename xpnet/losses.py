@@ -236,8 +236,8 @@ def get(loss) -> Loss:
 
 def trained_loss(model) -> Loss | None:
     """The loss ``model`` was last trained with (by ``fit``, or as saved in its file), or None."""
-    info = getattr(model, "_fit_info", None) or {}
-    return info.get("loss") or getattr(model, "_saved_loss", None)
+    state = getattr(model, "fit_state", None)  # xpnet.callbacks.FitState
+    return state.loss if state is not None else getattr(model, "_saved_loss", None)
 
 
 def default_for(model) -> Loss:

@@ -16,12 +16,11 @@ one backend computes something different.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from . import backend as _backend
 from . import losses as _losses
-from ._validation import check_X, check_y
+from ._validation import check_int, check_number, check_X, check_y
 from .backend import Random, to_numpy
 from .grad import loss_and_grads
 from .layers import Sequential
@@ -183,13 +182,8 @@ def check_backends(model, X, y, loss=None, steps: int = 5, *, lr: float = 0.1, b
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"check_backends needs an xpnet Sequential model, got {type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
-        raise ValueError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
+    steps, lr = check_int("steps", steps, 1), check_number("lr", lr)
+    batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
     dtype = _backend.dtype_name(dtype)
     if loss is None:
         loss = _losses.default_for(model)

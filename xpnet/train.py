@@ -10,18 +10,20 @@ per-step device sync, the loop snapshots the parameters, optimizer state and ran
 start of each epoch; when the epoch's losses show a non-finite value, it restores the snapshot and
 replays the epoch step by step up to the last finite update, so the model keeps its last finite
 parameters exactly.
+
+What a run leaves behind is one :class:`xpnet.callbacks.FitState` (``model.fit_state``, handed to
+each callback as ``callback.state``); the callbacks themselves live in :mod:`xpnet.callbacks`, and
+their names stay importable from here.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import csv
+import contextvars
 import math
-import operator
 import os
 import signal
-import sys
 import threading
 import warnings
 import weakref
@@ -29,10 +31,11 @@ import weakref
 import array_api_compat
 import numpy as np
 
+from . import callbacks as _callbacks
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
-from ._validation import check_X, check_y, checked_X
+from ._validation import check_flag, check_int, check_number, check_X, check_y, checked_X
 from .backend import (
     LazyRows,
     Random,
@@ -42,10 +45,26 @@ from .backend import (
     on_model_device,
     to_numpy,
 )
+from .callbacks import (  # noqa: F401 - the callbacks' names stay importable from here
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    FitState,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    _monitored,
+    _Progress,
+)
 from .functional import log_softmax, sigmoid
 from .grad import check_model, forward_and_backward, fuse
 from .layers import Dropout
 from .layers import n_outputs as _n_outputs
+
+# A resumed run's earlier history, from resume() to the _train it starts (through model.fit,
+# which may go to a Dask cluster): the run's checkpoints then hold every epoch from the first.
+_RESUMED_HISTORY: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "xpnet_resumed_history", default=None)
 
 
 class DivergenceError(FloatingPointError):
@@ -59,141 +78,6 @@ class DivergenceError(FloatingPointError):
         self.epoch, self.step = epoch, step
 
 
-class History:
-    """What ``fit`` measured: ``history[name]`` is a list with one float per epoch.
-
-    Names: ``"loss"``, each metric, and with validation data ``"val_loss"`` and ``"val_"`` + metric.
-    """
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def append(self, epoch: int, logs: dict) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __getitem__(self, key):
-        return self.history[key]
-
-    def __repr__(self) -> str:
-        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items())
-        return f"History({len(self.epoch)} epochs: {last})"
-
-
-# -- callbacks ------------------------------------------------------------------------------------
-
-
-class Callback:
-    """Hooks into ``fit``. ``model``, ``optimizer`` and ``history`` are set before training starts;
-    set ``self.model.stop_training = True`` to stop after the current epoch.
-
-    ``on_batch_end`` receives ``{"loss": 0-D array}`` (still on the device: ``float()`` it only if
-    you must, it waits for the device); ``on_epoch_end`` receives the epoch's floats.
-    """
-
-    model = optimizer = history = None
-
-    def on_train_begin(self, logs=None): ...
-
-    def on_epoch_begin(self, epoch, logs=None): ...
-
-    def on_batch_end(self, step, logs=None): ...
-
-    def on_epoch_end(self, epoch, logs=None): ...
-
-    def on_train_end(self, logs=None): ...
-
-
-def _monitored(callback, logs):
-    if callback.monitor not in logs:
-        raise ValueError(f"{type(callback).__name__}: monitor={callback.monitor!r} is not measured; "
-                         f"available: {sorted(logs)} (val_* needs validation data)")
-    return logs[callback.monitor]
-
-
-def _improves(mode, value, best, min_delta=0.0):
-    return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def _mode(mode, monitor):
-    if mode == "auto":
-        return "max" if any(s in monitor for s in ("acc", "auc", "f1", "precision", "recall", "r2")) \
-            else "min"
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-    return mode
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs;
-    with ``restore_best_weights``, put back the parameters of the best epoch at the end."""
-
-    def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, mode="auto",
-                 restore_best_weights=False):
-        patience = _check_int("patience", patience, 0)
-        if not is_finite_number(min_delta) or min_delta < 0:
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
-        self.mode = _mode(mode, monitor)
-        self.restore_best_weights = _check_flag("restore_best_weights", restore_best_weights)
-
-    def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch, self.wait, self.best_params, self.stopped_epoch = None, 0, None, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = _monitored(self, logs)
-        if _improves(self.mode, value, self.best, self.min_delta):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                xp = self.model.backend.xp
-                self.best_params = {k: xp.asarray(v, copy=True) for k, v in self.model.params.items()}
-            return
-        self.wait += 1
-        if self.wait > self.patience:
-            self.stopped_epoch = epoch
-            self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        if self.restore_best_weights and self.best_params is not None:
-            self.model._assign(self.best_params)
-
-
-class ModelCheckpoint(Callback):
-    """Save the model after each epoch to ``path`` (``"{epoch}"`` in it is replaced by the epoch
-    number, counted from 1), with the optimizer state, epoch, random state, history and fit
-    options, so that ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when
-    ``monitor`` improves; ``extra`` (JSON values) is saved beside them."""
-
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", *,
-                 extra=None):
-        self.path, self.monitor = os.fspath(path), monitor
-        try:  # a bad pattern is refused here, not after the first epoch
-            self.path.format(epoch=1)
-        except (KeyError, IndexError, ValueError) as err:
-            raise ValueError(f"path may contain only {{epoch}} as a field, got {self.path!r} "
-                             f"({type(err).__name__}: {err})") from None
-        self.save_best_only = _check_flag("save_best_only", save_best_only)
-        self.mode = _mode(mode, monitor)
-        self.extra = dict(extra or {})
-
-    def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.save_best_only:
-            value = _monitored(self, logs)
-            if not _improves(self.mode, value, self.best):
-                return
-            self.best = value
-        from . import io
-
-        io.save(self.model, self.path.format(epoch=epoch + 1), optimizer=self.optimizer,
-                extra={**self.extra, **_resume_state(self.model, epoch, logs)})
-
-
 def save_checkpoint(model, path, *, extra=None) -> None:
     """Write a checkpoint of ``model`` as it stands during or after its last ``fit`` — e.g. after
     Ctrl-C (a ``KeyboardInterrupt`` at a step boundary) — that :func:`resume` continues from.
@@ -204,111 +88,14 @@ def save_checkpoint(model, path, *, extra=None) -> None:
     """
     from . import io
 
-    info = getattr(model, "_fit_info", None)
-    if info is None:
+    state = getattr(model, "fit_state", None)
+    if state is None:
         raise ValueError("save_checkpoint needs a model that has been trained with fit")
-    epochs = info["history"].epoch
-    state = _resume_state(model, epochs[-1] if epochs else info["initial_epoch"] - 1)
-    io.save(model, path, optimizer=info["optimizer"], extra={**(extra or {}), **state})
-
-
-class LearningRateScheduler(Callback):
-    """Set the optimizer's learning rate at the start of each epoch from ``schedule(epoch, base_lr)``
-    (e.g. :class:`xpnet.optim.StepLR`), or, for a :class:`xpnet.optim.ReduceLROnPlateau`, after each
-    epoch from ``monitor``."""
-
-    def __init__(self, schedule, monitor="val_loss"):
-        if not (callable(schedule) or hasattr(schedule, "update")):
-            raise TypeError(f"schedule must be callable(epoch, base_lr) or have update(); got "
-                            f"{type(schedule).__name__}")
-        self.schedule, self.monitor = schedule, monitor
-
-    def on_train_begin(self, logs=None):
-        self.base_lr = self.optimizer.lr
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if not hasattr(self.schedule, "update"):
-            self.optimizer.lr = float(self.schedule(epoch, self.base_lr))
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["lr"] = self.optimizer.lr
-        if hasattr(self.schedule, "update"):
-            self.optimizer.lr = self.schedule.update(_monitored(self, logs), self.optimizer.lr)
-
-
-class CSVLogger(Callback):
-    """Write one CSV row per epoch (``epoch`` and every logged value) to ``path``."""
-
-    def __init__(self, path, append=False):
-        self.path, self.append = os.fspath(path), _check_flag("append", append)
-
-    def on_train_begin(self, logs=None):
-        self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
-        self.writer = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.writer is None:
-            self.writer = csv.DictWriter(self.file, ["epoch", *logs])
-            if not self.append or self.file.tell() == 0:
-                self.writer.writeheader()
-        self.writer.writerow({"epoch": epoch + 1, **logs})
-        self.file.flush()
-
-    def on_train_end(self, logs=None):
-        self.file.close()
-
-
-class _Progress(Callback):
-    """A tqdm bar over epochs on a terminal (loss and metrics in its postfix), else a line per
-    epoch; nothing with ``verbose=0``."""
-
-    def __init__(self, verbose, epochs, initial_epoch):
-        self.verbose, self.epochs, self.initial_epoch = verbose, epochs, initial_epoch
-        self.bar = None
-        if verbose == 1 and sys.stdout.isatty():
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                return
-            self.bar = tqdm(total=epochs, initial=initial_epoch, unit="epoch", dynamic_ncols=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        text = {k: f"{v:.4g}" for k, v in logs.items()}
-        if self.bar is not None:
-            self.bar.set_postfix(text, refresh=False)
-            self.bar.update(1)
-        elif self.verbose:
-            width = len(str(self.epochs))
-            print(f"epoch {epoch + 1:>{width}}/{self.epochs} - "
-                  + " - ".join(f"{k} {v}" for k, v in text.items()), flush=True)
-
-    def on_train_end(self, logs=None):
-        if self.bar is not None:
-            self.bar.close()
+    io.save(model, path, optimizer=state.optimizer,
+            extra={**(extra or {}), **state.resume_state(state.completed_epochs - 1)})
 
 
 # -- the loop -------------------------------------------------------------------------------------
-
-
-def _check_int(name, value, minimum, allow_none=False):
-    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool."""
-    if allow_none and value is None:
-        return None
-    try:
-        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
-                         f"got {value!r}")
-    return number
-
-
-def _check_flag(name, value) -> bool:
-    """Flags take bools only: ``shuffle="no"`` would otherwise read as true."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _probabilities(model, loss, outputs, *, xp):
@@ -442,8 +229,7 @@ def _split(X, y, fraction):
     """The last ``fraction`` of the rows as validation data (before any shuffling, as Keras).
 
     A memmap stays a memmap (its slices are views of the file), so it is still streamed."""
-    if not is_finite_number(fraction) or not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation_split must be a number in [0, 1), got {fraction!r}")
+    check_number("validation_split", fraction, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0)
     X = X if is_memmap(X) else host_array(X, "X", numeric=False)
     y = y if is_memmap(y) else host_array(y, "y", numeric=False)
     if X.ndim == 0 or y.ndim == 0:
@@ -460,7 +246,7 @@ def _check_monitors(callbacks, metric_fns, validation) -> None:
     """A monitor that will not be measured is refused before training, not after an epoch (by
     then a CSVLogger has truncated its file and the model has changed). Only when every callback
     is xpnet's: one of the user's may add its own values to the logs."""
-    if any(type(cb).__module__ != __name__ for cb in callbacks):
+    if any(type(cb).__module__ != _callbacks.__name__ for cb in callbacks):
         return
     names = ["loss", *metric_fns]
     logged = [*names, *(f"val_{n}" for n in names if validation)]
@@ -548,12 +334,12 @@ def _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbos
     epochs, batch_size, initial_epoch, shuffle)``."""
     loss = _losses.get(loss)
     optimizer = _optim.get(optimizer)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
-    initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+    initial_epoch = check_int("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch ({initial_epoch}) must be smaller than epochs ({epochs})")
-    shuffle = _check_flag("shuffle", shuffle)
+    shuffle = check_flag("shuffle", shuffle)
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     metric_fns = _metric_functions(metrics)
@@ -569,21 +355,22 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
            callbacks, verbose, initial_epoch, options=None):
     """The epochs, on checked options and validated data (``_Data`` or one with its methods);
     ``options``: what a checkpoint records for :func:`resume` to train on the same way."""
+    prior = _RESUMED_HISTORY.get() or {}
+    _RESUMED_HISTORY.set(None)  # for this run only, not for a fit a callback may start
     history = History()
-    model.stop_training = False
-    model.history = history
-    model._fit_info = {"loss": loss, "random": random, "history": history,
-                       "prior": model.__dict__.pop("_resumed_history", {}),
-                       "optimizer": optimizer, "initial_epoch": initial_epoch,
-                       "options": options or {}}
+    state = FitState(loss, optimizer, history, epochs, initial_epoch, options=options or {},
+                     random_sources=_random_sources(model, random), prior_history=prior)
+    model.fit_state, model.history = state, history
+    model.stop_training = False  # Keras's spelling of state.stop_training, read after each epoch
     callbacks.append(_Progress(verbose, epochs, initial_epoch))
     for cb in callbacks:
-        cb.model, cb.optimizer, cb.history = model, optimizer, history
+        cb.model, cb.optimizer, cb.history, cb.state = model, optimizer, history, state
     for cb in callbacks:
         cb.on_train_begin({})
     try:
         with _interrupts_at_step_boundaries() as check_interrupt:
             for epoch in range(initial_epoch, epochs):
+                state.epoch = epoch
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, {})
                 with _quiet_numerics():
@@ -598,7 +385,8 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
                     cb.on_epoch_end(epoch, logs)
                 history.append(epoch, logs)
                 check_interrupt()
-                if model.stop_training:
+                if state.stop_training or model.stop_training:
+                    state.stop_training = model.stop_training = True
                     break
     finally:
         for cb in callbacks:
@@ -644,22 +432,6 @@ def _output_width(model, X) -> int:
         first = X[0:1] if is_memmap(X) else check_X(model, X)[0:1, :]
         n_out = model.forward(model.backend.asarray(first, model.dtype))[0].shape[1]
     return n_out
-
-
-def _resume_state(model, epoch, logs=None) -> dict:
-    """What a checkpoint needs besides parameters and optimizer state to resume after ``epoch``
-    (``logs``: that epoch's, not yet in the history), the history of a resumed run included."""
-    info = model._fit_info
-    history = {k: list(v) for k, v in info["prior"].items()}
-    for k, v in info["history"].history.items():
-        history.setdefault(k, []).extend(v)
-    for k, v in (logs or {}).items():
-        history.setdefault(k, []).append(v)
-    loss = info["loss"]
-    return {"epoch": epoch + 1, "history": history,
-            "loss": {"name": loss.name, "from_logits": bool(getattr(loss, "from_logits", False))},
-            "random_states": [r.state for r in _random_sources(model, info["random"])],
-            "fit_options": info["options"]}
 
 
 def _random_sources(model, random):
@@ -880,15 +652,13 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     """``{"loss": ..., metric: ...}`` of ``model`` on ``(X, y)``; ``loss`` defaults to the loss of
     the last ``fit`` (or, for a loaded model, the one its file names)."""
     if loss is None:
-        from .io import trained_loss
-
-        loss = trained_loss(model)
+        loss = _losses.trained_loss(model)
         if loss is None:
             raise ValueError("loss is required: the model has not been fitted (nor loaded from a "
                              "file that names its loss)")
     loss = _losses.get(loss)
     check_model(model, loss)
-    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
+    batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
     metric_fns = _metric_functions(metrics)
     data = _Data(model, loss, X, y, _output_width(model, X))
     return _evaluate(model, loss, data, batch_size, metric_fns)
@@ -900,7 +670,7 @@ def predict(model, X, batch_size=None):
     Sigmoid/Softmax), in batches of ``batch_size`` rows (all at once by default; a memmap in
     batches of about 8 MiB at most, so that it is streamed as in ``fit``; a dask array lazily,
     block by block)."""
-    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
+    batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
     if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
         return _predict_blocks(model, X)
     streamed = is_memmap(X)
@@ -963,7 +733,7 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
         raise ValueError(f"{name} is not a training checkpoint (save it with ModelCheckpoint)")
     random = Random()
     _restore_checkpoint(name, model, random, extra)
-    epochs = _check_int("epochs", epochs, 1)
+    epochs = check_int("epochs", epochs, 1)
     if extra["epoch"] >= epochs:
         raise ValueError(f"the run is already complete: {name} already holds {extra['epoch']} "
                          f"epochs, and epochs={epochs}; give the total number of epochs to reach")
@@ -979,11 +749,13 @@ def resume(path, X, y, *, epochs, backend=None, **fit_options):
     if "validation_data" in fit_options:
         options.pop("validation_split", None)
     options.update(fit_options)
-    model._resumed_history = extra["history"]  # so checkpoints of this run hold every epoch
     loss = _checkpoint_loss(name, extra["loss"])
-    # model.fit, not fit: ``client=`` among the options resumes on a Dask cluster
-    history = model.fit(X, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                        initial_epoch=extra["epoch"], seed=random, **options)
+    token = _RESUMED_HISTORY.set(extra["history"])  # so checkpoints of this run hold every epoch
+    try:  # model.fit, not fit: ``client=`` among the options resumes on a Dask cluster
+        history = model.fit(X, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                            initial_epoch=extra["epoch"], seed=random, **options)
+    finally:
+        _RESUMED_HISTORY.reset(token)
     for key, values in extra["history"].items():
         history.history[key] = [*values, *history.history.get(key, [])]
     history.epoch = [*range(extra["epoch"]), *history.epoch]
