@@ -57,5 +57,51 @@ def test_fit_streams_a_dask_array_a_batch_at_a_time(backend, tmp_path, monkeypat
     assert histories[0] == histories[1]
     chunk = xpnet.train._stream_rows(xpnet.backend.LazyRows(lazy))  # rows validated at a time, once
     assert max(reads) <= max(chunk, 4096) < m and sum(reads) == 3 * m  # validation, 2 epochs
-    with pytest.raises(ValueError, match="validation_split with a dask array"):
-        model.fit(lazy, y, loss="binary_crossentropy", epochs=1, validation_split=0.1, verbose=0)
+
+
+def _counting_reads(monkeypatch):
+    """The number of rows each ``LazyRows`` read computes, in order."""
+    reads, read = [], xpnet.backend.LazyRows.__getitem__
+
+    def counting(self, index):
+        rows = read(self, index)
+        reads.append(rows.shape[0])
+        return rows
+
+    monkeypatch.setattr(xpnet.backend.LazyRows, "__getitem__", counting)
+    return reads
+
+
+def test_evaluate_on_a_dask_array_is_computed_a_block_of_rows_at_a_time(backend, monkeypatch):
+    m = 3000
+    X = np.random.default_rng(0).normal(size=(m, 4))
+    y = np.argmax(X[:, :3], axis=1)
+    model = xpnet.mlp([4, 8, 3], output="softmax", seed=0, backend=backend, dtype="float64")
+    expected = model.evaluate(X, y, loss="crossentropy", metrics=("accuracy", "f1"))
+    reads = _counting_reads(monkeypatch)
+    monkeypatch.setattr(xpnet.train, "_STREAM_BYTES", 16 * 1024)  # 512 rows of 4 float64
+    got = model.evaluate(da.from_array(X, chunks=(700, 4)), da.from_array(y, chunks=700),
+                         loss="crossentropy", metrics=("accuracy", "f1"))
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+    assert max(reads) == 512 and sum(reads) == 2 * m  # checked, then evaluated: never whole
+
+
+def test_validation_split_of_a_dask_array_is_lazy_and_equals_a_numpy_split(backend, monkeypatch):
+    m = 2000
+    X = np.random.default_rng(1).normal(size=(m, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.float64)
+    options = {"loss": "binary_crossentropy", "epochs": 2, "batch_size": 64, "seed": 4,
+               "validation_split": 0.25, "verbose": 0}
+    histories = []
+    reads = _counting_reads(monkeypatch)
+    for data, labels in ((X, y), (da.from_array(X, chunks=(300, 3)), da.from_array(y, 300))):
+        model = xpnet.mlp([3, 5, 1], output="sigmoid", seed=0, backend=backend, dtype="float64")
+        histories.append(model.fit(data, labels, **options).history)
+    assert set(histories[1]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key, values in histories[0].items():
+        np.testing.assert_allclose(histories[1][key], values, rtol=1e-12, err_msg=key)
+    assert max(reads) < m  # streamed, split without computing the whole array
+    with pytest.raises(ValueError, match="leaves an empty split"):
+        model.fit(da.from_array(X[:3]), y[:3], loss="binary_crossentropy", validation_split=0.1)
