@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from test_cuda import cupy  # noqa: F401  (the CuPy stand-in fixture, for one test)
 
 import xpnet
 
@@ -105,3 +106,25 @@ def test_validation_split_of_a_dask_array_is_lazy_and_equals_a_numpy_split(backe
     assert max(reads) < m  # streamed, split without computing the whole array
     with pytest.raises(ValueError, match="leaves an empty split"):
         model.fit(da.from_array(X[:3]), y[:3], loss="binary_crossentropy", validation_split=0.1)
+
+
+def test_a_cupy_model_moves_each_numpy_block_of_a_dask_array_once(cupy):  # noqa: F811
+    """On the CuPy stand-in (which counts host-to-device copies): predict copies each NumPy block
+    to the device once; evaluate and a one-epoch fit copy exactly the bytes the same data in
+    memory costs (each row once), however many pieces it comes in."""
+    model = xpnet.mlp([3, 6, 2], activation="tanh", output="softmax", seed=0, backend="cupy",
+                      device="cuda:1")
+    X = np.random.default_rng(0).normal(size=(1000, 3)).astype(np.float32)
+    y = np.argmax(X[:, :2], axis=1)
+    lazy = da.from_array(X, chunks=(250, 3))
+    cupy.counters.reset()
+    P = model.predict(lazy).compute()
+    assert (cupy.counters.h2d, cupy.counters.h2d_bytes) == (4, X.nbytes)
+    np.testing.assert_allclose(P, xpnet.to_numpy(model.predict(X)), rtol=1e-6)
+    moved = {}
+    for name, data in (("numpy", X), ("dask", lazy)):
+        cupy.counters.reset()
+        model.evaluate(data, y, loss="crossentropy")
+        model.fit(data, y, loss="crossentropy", epochs=1, batch_size=100, seed=0, verbose=0)
+        moved[name] = cupy.counters.h2d_bytes
+    assert moved["dask"] == moved["numpy"]

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import uuid
 import warnings
 import weakref
 
@@ -934,8 +935,9 @@ def _predict_blocks(model, X):
     def block(rows):
         return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
 
+    # named, not tokenized: dask would pickle the model (its device arrays) to hash ``block``
     return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (n_out,)),
-                        meta=np.empty((0, 0), dtype))
+                        meta=np.empty((0, 0), dtype), name=f"xpnet-predict-{uuid.uuid4().hex}")
 
 
 def resume(path, X, y, *, epochs, backend=None, **fit_options):
