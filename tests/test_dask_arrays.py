@@ -1,5 +1,10 @@
 """Dask arrays as data: ``predict`` returns a lazy result computed block by block."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from test_cuda import cupy  # noqa: F401  (the CuPy stand-in fixture, for one test)
@@ -128,3 +133,45 @@ def test_a_cupy_model_moves_each_numpy_block_of_a_dask_array_once(cupy):  # noqa
         model.fit(data, y, loss="crossentropy", epochs=1, batch_size=100, seed=0, verbose=0)
         moved[name] = cupy.counters.h2d_bytes
     assert moved["dask"] == moved["numpy"]
+
+
+_OUT_OF_CORE = """
+import json, sys, tracemalloc
+import numpy as np, dask.array as da, xpnet
+
+X = da.from_array(np.load(sys.argv[1], mmap_mode="r"), chunks=(20_000, -1))  # a file, not memory
+y = np.load(sys.argv[2])
+model = xpnet.mlp([X.shape[1], 8, 1], output="sigmoid", seed=0, backend="numpy")
+fit = dict(loss="binary_crossentropy", batch_size=1024, seed=0, verbose=0)
+model.fit(X[:4096], y[:4096], epochs=1, **fit)  # imports, thread pools: not the data's memory
+tracemalloc.start()  # NumPy reports its buffers to tracemalloc: every copy of the data counts
+history = model.fit(X, y, epochs=1, **fit).history
+print(json.dumps({"peak": tracemalloc.get_traced_memory()[1], "history": history}))
+"""
+
+
+@pytest.mark.skipif(os.environ.get("XPNET_BACKEND", "numpy") != "numpy",
+                    reason="a host-memory measurement (tracemalloc sees NumPy's allocations): "
+                           "runs in the numpy session")
+def test_fit_on_a_dask_array_ten_times_larger_than_its_peak_memory(tmp_path):
+    """Out of core: a dask array over a 156 MiB memory-mapped file, shuffled across its blocks,
+    is trained on (checked, then streamed a batch at a time) with a peak memory growth of less
+    than a tenth of it, measured in a fresh process."""
+    m, n = 160_000, 256
+    rng = np.random.default_rng(0)
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(m, n))
+    y = np.empty(m, np.float32)
+    w = rng.normal(size=n).astype(np.float32)
+    for start in range(0, m, 10_000):
+        X[start:start + 10_000] = part = rng.standard_normal((10_000, n), dtype=np.float32)
+        y[start:start + 10_000] = part @ w > 0
+    X.flush()
+    np.save(tmp_path / "y.npy", y)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "XPNET_BACKEND": "numpy"}
+    done = subprocess.run([sys.executable, "-c", _OUT_OF_CORE, str(tmp_path / "X.npy"),
+                           str(tmp_path / "y.npy")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert X.nbytes >= 10 * result["peak"], (X.nbytes, result["peak"])
+    assert result["history"]["accuracy"][0] > 0.7  # and it learned from all of it
