@@ -33,7 +33,7 @@ HAS_CUDA = shutil.which("nvidia-smi") is not None
 STANDIN = str(Path(__file__).resolve().parent / "tests" / "standin")
 
 BACKENDS = {
-    "numpy": ["-e", ".[test,sklearn,dask,onnx]"],
+    "numpy": ["-e", ".[test,sklearn,dask,onnx,test-onnx]"],
     "array_api_strict": ["-e", ".[test]"],
     "torch": ["-e", ".[test,torch,sklearn,dask]"],
     "cupy-standin": ["-e", ".[test,sklearn,dask]"],
@@ -77,7 +77,7 @@ def tests_jax(session):
     suite's conftest turns on). Not in a bare ``nox``: eager JAX dispatches every array operation
     on its own, and the whole suite takes far longer there than on the other backends; select it
     with ``nox -s "tests(backend='jax')"`` (``-- tests/test_optim.py`` for one file)."""
-    session.install("-e", ".[test,jax,sklearn,onnx]")
+    session.install("-e", ".[test,jax,sklearn,dask,onnx,test-onnx]")
     session.run("pytest", *session.posargs, env={"XPNET_BACKEND": "jax"})
 
 
