@@ -1,4 +1,6 @@
-"""Dask arrays as data: ``predict`` returns a lazy result computed block by block."""
+"""Dask arrays as data: ``predict`` returns a lazy result computed block by block; ``fit`` and
+``evaluate`` stream the rows (``validation_split`` split lazily), never computing the whole array,
+with memory bounded by batches, not by the data."""
 
 import json
 import os
