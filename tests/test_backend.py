@@ -23,6 +23,14 @@ def test_numpy_is_always_available_and_the_default(monkeypatch):
     assert B.get() == B.get("numpy")
 
 
+@pytest.mark.parametrize("name", ["torch", "jax", "dask", "array_api_strict"])
+def test_available_lists_each_library_where_it_is_installed(name):
+    installed = importlib.util.find_spec(name) is not None
+    assert (name in B.available()) == installed
+    if installed:
+        assert B.get(name).name == name
+
+
 def test_auto_is_numpy_without_cuda(monkeypatch):
     monkeypatch.setattr(B, "_importable", lambda name: name != "cupy")
     assert B.get("auto").name == "numpy"

@@ -1,7 +1,15 @@
-"""Dask arrays as data: ``predict`` returns a lazy result computed block by block."""
+"""Dask arrays as data: ``predict`` returns a lazy result computed block by block; ``fit`` and
+``evaluate`` stream the rows (``validation_split`` split lazily), never computing the whole array,
+with memory bounded by batches, not by the data."""
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from test_cuda import cupy  # noqa: F401  (the CuPy stand-in fixture, for one test)
 
 import xpnet
 
@@ -57,5 +65,115 @@ def test_fit_streams_a_dask_array_a_batch_at_a_time(backend, tmp_path, monkeypat
     assert histories[0] == histories[1]
     chunk = xpnet.train._stream_rows(xpnet.backend.LazyRows(lazy))  # rows validated at a time, once
     assert max(reads) <= max(chunk, 4096) < m and sum(reads) == 3 * m  # validation, 2 epochs
-    with pytest.raises(ValueError, match="validation_split with a dask array"):
-        model.fit(lazy, y, loss="binary_crossentropy", epochs=1, validation_split=0.1, verbose=0)
+
+
+def _counting_reads(monkeypatch):
+    """The number of rows each ``LazyRows`` read computes, in order."""
+    reads, read = [], xpnet.backend.LazyRows.__getitem__
+
+    def counting(self, index):
+        rows = read(self, index)
+        reads.append(rows.shape[0])
+        return rows
+
+    monkeypatch.setattr(xpnet.backend.LazyRows, "__getitem__", counting)
+    return reads
+
+
+def test_evaluate_on_a_dask_array_is_computed_a_block_of_rows_at_a_time(backend, monkeypatch):
+    m = 3000
+    X = np.random.default_rng(0).normal(size=(m, 4))
+    y = np.argmax(X[:, :3], axis=1)
+    model = xpnet.mlp([4, 8, 3], output="softmax", seed=0, backend=backend, dtype="float64")
+    expected = model.evaluate(X, y, loss="crossentropy", metrics=("accuracy", "f1"))
+    reads = _counting_reads(monkeypatch)
+    monkeypatch.setattr(xpnet.train, "_STREAM_BYTES", 16 * 1024)  # 512 rows of 4 float64
+    got = model.evaluate(da.from_array(X, chunks=(700, 4)), da.from_array(y, chunks=700),
+                         loss="crossentropy", metrics=("accuracy", "f1"))
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+    assert max(reads) == 512 and sum(reads) == 2 * m  # checked, then evaluated: never whole
+
+
+def test_validation_split_of_a_dask_array_is_lazy_and_equals_a_numpy_split(backend, monkeypatch):
+    m = 2000
+    X = np.random.default_rng(1).normal(size=(m, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.float64)
+    options = {"loss": "binary_crossentropy", "epochs": 2, "batch_size": 64, "seed": 4,
+               "validation_split": 0.25, "verbose": 0}
+    histories = []
+    reads = _counting_reads(monkeypatch)
+    for data, labels in ((X, y), (da.from_array(X, chunks=(300, 3)), da.from_array(y, 300))):
+        model = xpnet.mlp([3, 5, 1], output="sigmoid", seed=0, backend=backend, dtype="float64")
+        histories.append(model.fit(data, labels, **options).history)
+    assert set(histories[1]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key, values in histories[0].items():
+        np.testing.assert_allclose(histories[1][key], values, rtol=1e-12, err_msg=key)
+    assert max(reads) < m  # streamed, split without computing the whole array
+    with pytest.raises(ValueError, match="leaves an empty split"):
+        model.fit(da.from_array(X[:3]), y[:3], loss="binary_crossentropy", validation_split=0.1)
+
+
+def test_a_cupy_model_moves_each_numpy_block_of_a_dask_array_once(cupy):  # noqa: F811
+    """On the CuPy stand-in (which counts host-to-device copies): predict copies each NumPy block
+    to the device once; evaluate and a one-epoch fit copy exactly the bytes the same data in
+    memory costs (each row once), however many pieces it comes in."""
+    model = xpnet.mlp([3, 6, 2], activation="tanh", output="softmax", seed=0, backend="cupy",
+                      device="cuda:1")
+    X = np.random.default_rng(0).normal(size=(1000, 3)).astype(np.float32)
+    y = np.argmax(X[:, :2], axis=1)
+    lazy = da.from_array(X, chunks=(250, 3))
+    cupy.counters.reset()
+    P = model.predict(lazy).compute()
+    assert (cupy.counters.h2d, cupy.counters.h2d_bytes) == (4, X.nbytes)
+    np.testing.assert_allclose(P, xpnet.to_numpy(model.predict(X)), rtol=1e-6)
+    moved = {}
+    for name, data in (("numpy", X), ("dask", lazy)):
+        cupy.counters.reset()
+        model.evaluate(data, y, loss="crossentropy")
+        model.fit(data, y, loss="crossentropy", epochs=1, batch_size=100, seed=0, verbose=0)
+        moved[name] = cupy.counters.h2d_bytes
+    assert moved["dask"] == moved["numpy"]
+
+
+_OUT_OF_CORE = """
+import json, sys, tracemalloc
+import numpy as np, dask.array as da, xpnet
+
+X = da.from_array(np.load(sys.argv[1], mmap_mode="r"), chunks=(20_000, -1))  # a file, not memory
+y = np.load(sys.argv[2])
+model = xpnet.mlp([X.shape[1], 8, 1], output="sigmoid", seed=0, backend="numpy")
+fit = dict(loss="binary_crossentropy", batch_size=1024, seed=0, verbose=0)
+model.fit(X[:4096], y[:4096], epochs=1, **fit)  # imports, thread pools: not the data's memory
+tracemalloc.start()  # NumPy reports its buffers to tracemalloc: every copy of the data counts
+history = model.fit(X, y, epochs=1, **fit).history
+print(json.dumps({"peak": tracemalloc.get_traced_memory()[1], "history": history}))
+"""
+
+
+@pytest.mark.skipif(os.environ.get("XPNET_BACKEND", "numpy") != "numpy",
+                    reason="a host-memory measurement (tracemalloc sees NumPy's allocations): "
+                           "runs in the numpy session")
+def test_fit_on_a_dask_array_ten_times_larger_than_its_peak_memory(tmp_path):
+    """Out of core: a dask array over a 156 MiB memory-mapped file, shuffled across its blocks,
+    is trained on (checked, then streamed a batch at a time) with a peak memory growth of less
+    than a tenth of it, measured in a fresh process."""
+    m, n = 160_000, 256
+    rng = np.random.default_rng(0)
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(m, n))
+    y = np.empty(m, np.float32)
+    w = rng.normal(size=n).astype(np.float32)
+    for start in range(0, m, 10_000):
+        X[start:start + 10_000] = part = rng.standard_normal((10_000, n), dtype=np.float32)
+        y[start:start + 10_000] = part @ w > 0
+    X.flush()
+    np.save(tmp_path / "y.npy", y)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "XPNET_BACKEND": "numpy"}
+    done = subprocess.run([sys.executable, "-c", _OUT_OF_CORE, str(tmp_path / "X.npy"),
+                           str(tmp_path / "y.npy")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert X.nbytes >= 10 * result["peak"], (X.nbytes, result["peak"])
+    assert result["history"]["accuracy"][0] > 0.7  # and it learned from all of it

@@ -121,3 +121,49 @@ def test_export_leaves_the_backend_set_as_it_was(tmp_path):
     before = xpnet.backend.available()
     xpnet.mlp([2, 3, 1], seed=0).export_onnx(tmp_path / "m.onnx")
     assert xpnet.backend.available() == before and "ndonnx" not in before
+
+
+def _skl2onnx_of_the_same_weights(est, X, y):
+    """scikit-learn's own MLP carrying ``est``'s weights, converted by skl2onnx (float32)."""
+    skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx (xpnet[test-onnx]) is not "
+                                   "installed: the comparison with scikit-learn's converter needs it")
+    from sklearn import neural_network
+
+    theirs = getattr(neural_network, type(est).__name__)(
+        hidden_layer_sizes=est.hidden_layer_sizes, activation=est.activation, max_iter=1,
+        random_state=0).fit(X, y)  # the structure (layers, classes_, output activation)
+    assert theirs.out_activation_ == est.out_activation_
+    theirs.coefs_ = [np.asarray(w, np.float64) for w in est.coefs_]
+    theirs.intercepts_ = [np.asarray(b, np.float64) for b in est.intercepts_]
+    options = {id(theirs): {"zipmap": False}} if hasattr(theirs, "classes_") else None
+    proto = skl2onnx.to_onnx(theirs, X[:1].astype(np.float32), options=options)
+    session = ort.InferenceSession(proto.SerializeToString())
+    return theirs, session.run(None, {session.get_inputs()[0].name: X.astype(np.float32)})
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning: few iterations on purpose
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_estimator_export_agrees_with_skl2onnx_on_the_same_weights(backend, tmp_path, kind):
+    """``estimator.export_onnx`` (traced from xpnet's forward pass) and skl2onnx's converter of
+    scikit-learn's MLP with the same weights (an independent implementation) give the same
+    outputs in onnxruntime: probabilities and labels, or predictions."""
+    sk = pytest.importorskip("xpnet.sklearn")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 4))
+    if kind == "regression":
+        y = X @ [1.0, -2.0, 0.5, 0.0]
+        est = sk.MLPRegressor(hidden_layer_sizes=(6, 5), activation="tanh", max_iter=30,
+                              random_state=0, backend=backend, dtype="float32").fit(X, y)
+    else:
+        y = np.array(["ant", "bee", "cat"])[rng.integers(0, 2 if kind == "binary" else 3, 50)]
+        est = sk.MLPClassifier(hidden_layer_sizes=(7,), max_iter=30, random_state=0,
+                               backend=backend, dtype="float32").fit(X, y)
+    theirs, outputs = _skl2onnx_of_the_same_weights(est, X, y)
+    ours = _run(est.export_onnx(tmp_path / "ours.onnx"), X.astype(np.float32))
+    if kind == "regression":
+        np.testing.assert_allclose(ours[0][:, 0], outputs[0].reshape(-1), **TOL["float32"])
+        return
+    labels, probabilities = outputs
+    np.testing.assert_allclose(ours[0], probabilities[:, 1:] if kind == "binary" else probabilities,
+                               **TOL["float32"])
+    assert list(ours[1]) == list(labels) == list(theirs.predict(X.astype(np.float32)))

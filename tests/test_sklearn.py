@@ -62,10 +62,18 @@ def _float32_checks():
 def test_sklearn_estimator_checks_float32(estimator, check, backend, monkeypatch):
     """The same suite with float32 networks whatever the data. The sample-weight equivalence checks
     compare weighted with repeated samples at rtol=1e-7, below float32 rounding after 50 epochs
-    of different summation orders: they run at rtol=1e-5 (~100 float32 ulps) instead."""
-    if check.func.__name__.startswith("check_sample_weight_equivalence"):
+    of different summation orders: they run at rtol=1e-5 (~100 float32 ulps) instead. The
+    sample-order check's rtol=1e-7 is less than one float32 ulp (1.2e-7 relative below 1): XLA's
+    CPU matmul (jax) rounds a row by one ulp differently at another position, so it runs at 4 ulps.
+    """
+    name = check.func.__name__
+    if name.startswith("check_sample_weight_equivalence"):
         monkeypatch.setattr(estimator_checks, "assert_allclose_dense_sparse",
                             functools.partial(assert_allclose_dense_sparse, rtol=1e-5))
+    if name == "check_methods_sample_order_invariance":
+        monkeypatch.setattr(estimator_checks, "assert_allclose_dense_sparse",
+                            functools.partial(assert_allclose_dense_sparse,
+                                              rtol=4 * float(np.finfo(np.float32).eps)))
     check(estimator.set_params(backend=backend))
 
 

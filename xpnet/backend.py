@@ -554,6 +554,15 @@ class LazyRows:
         return np.asarray(self.x[index].compute())
 
 
+def streamed(backend: Backend, X, y):
+    """``(X, y)`` for ``fit``/``evaluate``: a dask ``X`` (on any backend but dask's own) as
+    :class:`LazyRows`, streamed like a memmap, and its ``y`` on the host (labels are small);
+    anything else as it is."""
+    if array_api_compat.is_dask_array(X) and backend.name != "dask":
+        return LazyRows(X), to_numpy(y)
+    return X, y
+
+
 def host_array(x, name: str, *, numeric: bool = True) -> np.ndarray:
     """User data (list, NumPy array, pandas object) as a NumPy array; ``numeric`` requires numbers.
 

@@ -556,8 +556,9 @@ class Standardize(Layer, register="standardize"):
         if X.shape[-1] != self.n_in:
             raise ValueError(f"Standardize takes {self.n_in} input features, got X of shape "
                              f"{tuple(X.shape)}")
+        here = array_api_compat.device(X)  # None for a jax tracer (in jit): it stays put
         if _namespace(self.mean) is not _namespace(X) or self.mean.dtype != X.dtype \
-                or array_api_compat.device(self.mean) != array_api_compat.device(X):
+                or (here is not None and array_api_compat.device(self.mean) != here):
             self.to(_backend.of(X), _backend.dtype_name(X.dtype))  # follow the data once
         mean, std = self.mean, self.std
         Y = (X - mean) / std

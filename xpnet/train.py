@@ -25,6 +25,7 @@ import math
 import os
 import signal
 import threading
+import uuid
 import warnings
 import weakref
 
@@ -37,12 +38,12 @@ from . import metrics as _metrics
 from . import optim as _optim
 from ._validation import check_flag, check_int, check_number, check_X, check_y, checked_X
 from .backend import (
-    LazyRows,
     Random,
     host_array,
     is_finite_number,
     is_memmap,
     on_model_device,
+    streamed,
     to_numpy,
 )
 from .callbacks import (  # noqa: F401 - the callbacks' names stay importable from here
@@ -301,14 +302,13 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
         _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbose, metrics,
                  callbacks, seed)
     check_model(model, loss)
-    if array_api_compat.is_dask_array(X) and model.backend.name != "dask":
-        if validation_split:
-            raise ValueError("validation_split with a dask array X: pass validation_data instead")
-        X, y = LazyRows(X), to_numpy(y)  # streamed like a memmap; the labels are small
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
-    if validation_split:
+    if validation_split:  # a dask X is split lazily, then streamed (below) as a memmap is
         (X, y), validation_data = _split(X, y, validation_split)
+        validation_data = streamed(model.backend, *validation_data)
+    X, y = streamed(model.backend, X, y)
+    if validation_split:
         if isinstance(loss, (_losses.BinaryCrossEntropy, _losses.CrossEntropy)):
             _warn_unrepresentative(validation_split, y, validation_data[1])
     n_out = _output_width(model, X)
@@ -317,7 +317,8 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
-        val = _Data(model, loss, *validation_data, n_out, name="X_val", y_name="y_val")
+        val = _Data(model, loss, *streamed(model.backend, *validation_data), n_out,
+                    name="X_val", y_name="y_val")
     _check_monitors(callbacks, metric_fns, val is not None)
     options = {"batch_size": batch_size, "shuffle": shuffle, "validation_split": validation_split,
                "validation_data": validation_data is not None and not validation_split,
@@ -660,6 +661,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     check_model(model, loss)
     batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
     metric_fns = _metric_functions(metrics)
+    X, y = streamed(model.backend, X, y)  # a dask X: block by block, never whole
     data = _Data(model, loss, X, y, _output_width(model, X))
     return _evaluate(model, loss, data, batch_size, metric_fns)
 
@@ -703,8 +705,9 @@ def _predict_blocks(model, X):
     def block(rows):
         return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
 
+    # named, not tokenized: dask would pickle the model (its device arrays) to hash ``block``
     return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (n_out,)),
-                        meta=np.empty((0, 0), dtype))
+                        meta=np.empty((0, 0), dtype), name=f"xpnet-predict-{uuid.uuid4().hex}")
 
 
 def resume(path, X, y, *, epochs, backend=None, **fit_options):
