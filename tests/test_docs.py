@@ -105,6 +105,16 @@ def test_readme_starts_with_the_two_commands():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
 
 
+def test_readme_links_lead_to_files_that_exist():
+    """mkdocs --strict checks the site's links; README is outside it (GitHub and PyPI show it)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10  # the table of pages
+    assert not [link for link in local if not (ROOT / link).is_file()], local
+    assert blocks(ROOT / "docs" / "index.md")[0][2] == TOP_COMMANDS  # the site's home page shows them too
+
+
 def test_the_blocks_are_found_and_few_are_skipped():
     assert len([p for p in DOCS if python_blocks(p)]) >= 10
     assert sum(len(python_blocks(p)) for p in DOCS) >= 18
