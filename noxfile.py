@@ -1,13 +1,14 @@
 """The test matrix: one session per backend, plus lint. ``nox`` with no arguments runs them all.
 
     nox                                   # numpy, array_api_strict, torch, cupy-standin, cupy (skips
-                                          # without CUDA), gpu_rehearsal, lint, package
+                                          # without CUDA), gpu_rehearsal, lint, docs, package
     nox -s "tests(backend='numpy')"       # one backend
     nox -k strict                         # by keyword
     nox -s mutants                        # planted bugs must fail the tests (not in the default run)
     nox -s "tests(backend='jax')"         # JAX CPU (not in a bare nox: eager JAX is slow)
     nox -s package                        # build sdist + wheel, twine check, install the wheel in a
                                           # fresh venv, run `xpnet train`
+    nox -s docs                           # the documentation site into site/ (mkdocs --strict)
 
 Each session sets ``XPNET_BACKEND``, which the test suite's ``backend`` fixture reads.
 ``cupy-standin`` runs the whole suite on xpnet's CuPy code path over the CuPy stand-in of
@@ -19,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -115,6 +117,14 @@ def lint(session):
 
 
 @nox.session(venv_backend="virtualenv")
+def docs(session):
+    """The documentation site, ``mkdocs build --strict`` into ``site/``: a warning (a broken link or
+    anchor, a page outside the navigation, a docstring griffe cannot parse) fails it."""
+    session.install(".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session(venv_backend="virtualenv")
 def package(session):
     """The sdist and wheel as a user gets them: ``python -m build``, ``twine check``, the wheel
     (with its ``py.typed``) installed into a fresh venv outside the source tree, imported, and its
@@ -132,6 +142,11 @@ def package(session):
     with zipfile.ZipFile(wheels[0]) as wheel:
         if "xpnet/py.typed" not in wheel.namelist():
             session.error(f"{wheels[0].name} lacks xpnet/py.typed")
+        if stray := [n for n in wheel.namelist() if not n.startswith(("xpnet/", "xpnet-"))]:
+            session.error(f"{wheels[0].name} carries files outside the package: {stray[:5]}")
+    with tarfile.open(sdists[0]) as sdist:  # the built documentation site stays out
+        if built := [n for n in sdist.getnames() if n.split("/")[1:2] == ["site"]]:
+            session.error(f"{sdists[0].name} carries the built site: {built[:5]}")
     session.run("python", "-m", "venv", str(venv))
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     # away from the source tree, and no PYTHONPATH (-I): pip and Python see only the fresh venv

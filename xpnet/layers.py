@@ -868,13 +868,19 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
         The activation after the last Dense layer (``None``: none, the model outputs logits).
     seed : int or None
         Same seed, same initial weights, on every backend.
-    backend, dtype
-        Where the parameters live (default: the current default backend) and their dtype.
+    backend : str or Backend, optional
+        Where the parameters live (default: the current default backend).
+    dtype : str
+        Their dtype, ``"float32"`` or ``"float64"``.
     device : str, int or device object, optional
         One of the backend's devices (``"cuda:1"``, ``"gpu"``, ``1``; default: its default).
 
+    Notes
+    -----
     Weights use He initialisation after (leaky) ReLU layers and Glorot otherwise; biases start at 0.
 
+    Examples
+    --------
     >>> model = mlp([2, 5, 5, 1], activation="sigmoid", output="sigmoid", seed=0)
     >>> list(model.params)
     ['0.W', '0.b', '2.W', '2.b', '4.W', '4.b']

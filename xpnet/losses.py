@@ -137,11 +137,11 @@ class CrossEntropy(Loss):
     from_logits : bool
         ``pred`` holds logits ``Z`` rather than probabilities ``P``.
 
+    Notes
+    -----
     ``target`` is integer labels ``(m,)`` in ``[0, k)`` or a one-hot (or probability) matrix
     ``(m, k)`` whose rows sum to 1.
 
-    Notes
-    -----
     ::
 
         from logits:  L  = −sum(Y * log_softmax(Z)) / m              Z, Y (m, k)
