@@ -31,6 +31,7 @@ def _load(name):
 
 
 reference = _load("reference")
+run = _load("run")
 
 # The three workloads' networks at small sizes: hidden activation, output, fused head, loss name.
 CASES = {
@@ -243,15 +244,20 @@ def _clean_env(**extra):
 def test_run_quick_tiny_writes_json_and_markdown(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--tiny", "--only", "W1",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path, env=_clean_env())
+                           "--skip", "jax", "--out", str(out)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env=_clean_env())
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "results.json").read_text())
     assert [g["key"] for g in result["groups"]] == ["W1-200", "W1-2k"]
     for group in result["groups"]:
         rows = group["rows"]
-        assert {"gemm", "xpnet-sgd", "xpnet-vg-sgd", "numpy-sgd"} <= set(rows)
-        assert rows["numpy-sgd"]["ratio_to_baseline"] == pytest.approx(1.0)
+        assert {"gemm", "xpnet-sgd", "xpnet-vg-sgd", "xpnet-fit-sgd", "numpy-sgd", "tight-sgd"} <= set(rows)
+        assert not any(key.startswith("jax") for key in rows)  # --skip jax
+        # xpnet is divided by the faster of the two NumPy references
+        floor = min(("numpy-sgd", "tight-sgd"), key=lambda key: rows[key]["median_s"])
+        assert rows[floor]["ratio_to_baseline"] == pytest.approx(1.0)
+        assert rows["xpnet-sgd"]["ratio_to_baseline"] == pytest.approx(
+            run.ratio(rows["xpnet-sgd"], rows[floor]))
         assert all(row["median_s"] > 0 for row in rows.values())
         memory = group["memory"]["xpnet-sgd"]
         assert memory["tracemalloc_peak_bytes"] > 0 and memory["rss_peak_delta_bytes"] >= 0
