@@ -679,7 +679,7 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     size = train.m if batch_size is None else batch_size
     snapshot = _snapshot(model, optimizer, random)
     network, head = _losses.fuse(model, loss)
-    perm = random.permutation(train.m) if shuffle else None
+    perm = _permutation(random, train.m, size, shuffle)
     total = 0.0
     compiled = _compiled_step(model, loss, optimizer) if isinstance(train, _Data) else None
     steps = train.compiled_steps(compiled, size, perm, bool(metric_fns)) if compiled is not None \
@@ -705,6 +705,12 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     if not (finite and math.isfinite(logs["loss"])):
         _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, epoch, snapshot)
     return logs
+
+
+def _permutation(random, m, size, shuffle):
+    """The epoch's host permutation of the ``m`` rows, or None: unshuffled, or one full batch,
+    which is the same batch in any order (no draw, and no gather of the rows in a new order)."""
+    return random.permutation(m) if shuffle and size < m else None
 
 
 def _state_arrays(model, optimizer) -> list:
@@ -827,7 +833,7 @@ def _replay_to_divergence(model, loss, optimizer, train, size, shuffle, random, 
     for source, state in zip(_random_sources(model, random), random_states, strict=True):
         source.state = state
     network, head = _losses.fuse(model, loss)
-    perm = random.permutation(train.m) if shuffle else None
+    perm = _permutation(random, train.m, size, shuffle)
     for step, (_, value, grads, X) in enumerate(train.steps(network, head, size, perm, False)):
         bad = [k for k, g in grads.items() if not bool(xp.all(xp.isfinite(g)))]
         if not math.isfinite(float(value)) or bad:
