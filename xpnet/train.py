@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import csv
+import functools
 import math
 import operator
 import os
@@ -792,9 +793,12 @@ def _walk(model):
 
 
 def _all_finite(arrays, *, xp):
-    """A 0-D boolean on the device: every element of every array is finite (no sync here)."""
+    """A 0-D boolean on the device: every element of every array is finite (no sync here).
+
+    The flags are joined with ``&`` rather than ``all(stack(flags))``: on NumPy each ``&`` of
+    two bool scalars costs ~0.1 µs where the stack costs ~10 µs, a tiny network's whole step."""
     flags = [xp.all(xp.isfinite(a)) for a in arrays]
-    return xp.all(xp.stack(flags)) if flags else True
+    return functools.reduce(operator.and_, flags) if flags else True
 
 
 def _floats(values: dict, *, xp) -> dict:
