@@ -9,6 +9,10 @@ that consume the gradient buffers instead of allocating temporaries. It is delib
 MSE at the end) and carries no checks. ``tests/test_benchmarks.py`` proves it equal to xpnet's
 gradients and updates in float64, so the benchmark compares correct implementations.
 
+:class:`TightW1` and :class:`TightMLP` are the tight floors: each workload's step written straight
+(no layer loop, no dict, preallocated buffers where NumPy allows), the fastest correct NumPy for that
+one network; the benchmark divides xpnet's time by the faster of the two references.
+
 :func:`gemm_shapes` and :class:`GemmBound` give the lower bound every implementation shares: the
 matrix products of one training step (forward ``Z = A @ W``, backward ``dW = A.T @ dZ`` and
 ``dA = dZ @ W.T`` except for the first layer), run back to back into preallocated outputs.
@@ -24,6 +28,7 @@ import numpy as np
 
 HIDDEN = ("sigmoid", "relu")
 HEADS = ("bce", "ce", "mse")  # sigmoid + binary cross-entropy, softmax + cross-entropy, linear + MSE
+BLOCK = 1 << 16  # elements per block of the tight Adam update (256 KiB of float32, as xpnet's)
 
 
 def _sigmoid_(Z):
@@ -189,6 +194,227 @@ class NumpyMLP:
             rows = order[start:start + batch_size]
             total += self.step(np.take(X, rows, axis=0), np.take(y, rows, axis=0)) * rows.shape[0]
         return total / m
+
+
+# -- the tight floors: each workload's step written straight, as the fastest correct NumPy ------------
+
+
+class TightW1:
+    """W1's full-batch step written straight: the floor a tiny network's step cannot go below.
+
+    Three ``X @ W + b``, the tanh-form sigmoid ``0.5 * tanh(0.5 * z) + 0.5``, the loss as
+    ``mean(logaddexp(0, z) − y z)``, the fused ``(σ(z) − y) / n``, three backward products,
+    ``sum(dZ, axis=0)`` for the biases and six in-place ``p -= lr * g``: about fifty NumPy calls and
+    nothing else (no loop, no dict, no check), every one of them an Array API operation (operators
+    in place, no ``out=``). For any widths ``sizes = (n0, n1, n2, 1)``; the parameters' dtype is
+    the computation's.
+    """
+
+    def __init__(self, params, *, lr):
+        (self.W1, self.b1), (self.W2, self.b2), (self.W3, self.b3) = (
+            (np.array(W, copy=True), np.array(b, copy=True)) for W, b in params)
+        self.lr = float(lr)
+
+    @property
+    def params(self):
+        return [(self.W1, self.b1), (self.W2, self.b2), (self.W3, self.b3)]
+
+    def step(self, X, Y):
+        """One step on ``X`` ``(m, n0)`` and 0/1 targets ``Y`` ``(m, 1)``; returns the loss before it."""
+        W1, b1, W2, b2, W3, b3, lr = self.W1, self.b1, self.W2, self.b2, self.W3, self.b3, self.lr
+        Z1 = X @ W1
+        Z1 += b1
+        Z1 *= 0.5
+        A1 = np.tanh(Z1)
+        A1 *= 0.5
+        A1 += 0.5
+        Z2 = A1 @ W2
+        Z2 += b2
+        Z2 *= 0.5
+        A2 = np.tanh(Z2)
+        A2 *= 0.5
+        A2 += 0.5
+        Z3 = A2 @ W3
+        Z3 += b3
+        loss = np.mean(np.logaddexp(0.0, Z3) - Y * Z3)
+        dZ3 = np.tanh(0.5 * Z3)
+        dZ3 *= 0.5
+        dZ3 += 0.5
+        dZ3 -= Y
+        dZ3 *= 1.0 / Y.size
+        dW3 = A2.T @ dZ3
+        db3 = np.sum(dZ3, axis=0)
+        dZ2 = dZ3 @ W3.T
+        dZ2 *= A2
+        dZ2 *= 1.0 - A2
+        dW2 = A1.T @ dZ2
+        db2 = np.sum(dZ2, axis=0)
+        dZ1 = dZ2 @ W2.T
+        dZ1 *= A1
+        dZ1 *= 1.0 - A1
+        dW1 = X.T @ dZ1
+        db1 = np.sum(dZ1, axis=0)
+        W1 -= lr * dW1
+        b1 -= lr * db1
+        W2 -= lr * dW2
+        b2 -= lr * db2
+        W3 -= lr * dW3
+        b3 -= lr * db3
+        return loss
+
+
+class _Preallocated:
+    """Buffers made once per shape and reused: a tight step allocates nothing after its first."""
+
+    def __init__(self, dtype):
+        self.dtype, self._buffers = dtype, {}
+
+    def __call__(self, name, shape, dtype=None):
+        key = (name, shape)
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = np.empty(shape, dtype or self.dtype)
+        return buffer
+
+
+class TightMLP:
+    """W2's and W3's step (three Dense layers, ReLU between them) written straight, into
+    preallocated buffers, as a performance engineer writes it for one known network in NumPy.
+
+    ``np.matmul(..., out=)`` into buffers made once; bias and ReLU in place; the ReLU backward as
+    one multiply by the mask ``Z > 0``; the head (softmax + cross-entropy on integer labels, or
+    linear + MSE) fused and in place. SGD: the learning rate is folded into the head's ``dZ``
+    (the backward pass is linear in it, so every gradient comes out already scaled) and each
+    parameter takes one ``p -= g``. Adam: PyTorch's rule as in-place multiply-adds, a block of
+    ``block`` elements at a time through one preallocated scratch buffer (cache-sized passes,
+    no temporary as large as a parameter).
+
+    Parameters
+    ----------
+    params : sequence of three (W, b)
+    head : {"ce", "mse"}
+    optimizer : {"sgd", "adam"}
+    lr, beta1, beta2, eps : float
+    block : int
+        Elements per block of Adam's update.
+    """
+
+    def __init__(self, params, *, head, optimizer="sgd", lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8,
+                 block=BLOCK):
+        if head not in ("ce", "mse") or optimizer not in ("sgd", "adam") or len(params) != 3:
+            raise ValueError(f"unknown head={head!r} or optimizer={optimizer!r}, or not 3 layers")
+        self.W = [np.array(W, copy=True) for W, _ in params]
+        self.b = [np.array(b, copy=True) for _, b in params]
+        self.head, self.optimizer = head, optimizer
+        self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.buffer, self.rows = _Preallocated(self.W[0].dtype), {}
+        self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in zip(self.W, self.b, strict=True)]
+        self.t = 0
+        if optimizer == "adam":
+            self.m = [np.zeros_like(p) for p in self.W + self.b]
+            self.v = [np.zeros_like(p) for p in self.W + self.b]
+            self.block, self.scratch = block, np.empty(block, self.W[0].dtype)
+
+    @property
+    def params(self):
+        return list(zip(self.W, self.b, strict=True))
+
+    def step(self, X, y):
+        """One step on ``X`` ``(m, n0)``; ``y``: integer labels ``(m,)`` (ce) or targets ``(m, k)``
+        (mse). Returns the loss before the update."""
+        (W1, W2, W3), (b1, b2, b3), buf = self.W, self.b, self.buffer
+        (dW1, db1), (dW2, db2), (dW3, db3) = self.grads
+        m = X.shape[0]
+        Z1 = np.matmul(X, W1, out=buf("Z1", (m, W1.shape[1])))
+        Z1 += b1
+        np.maximum(Z1, 0.0, out=Z1)
+        Z2 = np.matmul(Z1, W2, out=buf("Z2", (m, W2.shape[1])))
+        Z2 += b2
+        np.maximum(Z2, 0.0, out=Z2)
+        Z3 = np.matmul(Z2, W3, out=buf("Z3", (m, W3.shape[1])))
+        Z3 += b3
+        scale = self.lr if self.optimizer == "sgd" else 1.0
+        if self.head == "mse":
+            Z3 -= y
+            loss = np.vdot(Z3, Z3) / Z3.size
+            Z3 *= 2.0 * scale / Z3.size
+        else:
+            rows = self.rows.get(m)
+            if rows is None:
+                rows = self.rows[m] = np.arange(m)
+            Z3 -= np.max(Z3, axis=1, keepdims=True)
+            picked = Z3[rows, y]
+            np.exp(Z3, out=Z3)
+            total = np.sum(Z3, axis=1, keepdims=True)
+            loss = (np.sum(np.log(total)) - np.sum(picked)) / m
+            Z3 /= total
+            Z3[rows, y] -= 1.0
+            Z3 *= scale / m
+        dZ3 = Z3
+        np.matmul(Z2.T, dZ3, out=dW3)
+        np.sum(dZ3, axis=0, out=db3)
+        dZ2 = np.matmul(dZ3, W3.T, out=buf("dZ2", Z2.shape))
+        np.multiply(dZ2, Z2 > 0.0, out=dZ2)
+        np.matmul(Z1.T, dZ2, out=dW2)
+        np.sum(dZ2, axis=0, out=db2)
+        dZ1 = np.matmul(dZ2, W2.T, out=buf("dZ1", Z1.shape))
+        np.multiply(dZ1, Z1 > 0.0, out=dZ1)
+        np.matmul(X.T, dZ1, out=dW1)
+        np.sum(dZ1, axis=0, out=db1)
+        self.t += 1
+        params, grads = self.W + self.b, [dW1, dW2, dW3, db1, db2, db3]
+        if self.optimizer == "sgd":
+            for p, g in zip(params, grads, strict=True):
+                p -= g  # already lr * gradient
+            return loss
+        beta1, beta2, t = self.beta1, self.beta2, self.t
+        c1, c2 = self.lr / (1.0 - beta1 ** t), math.sqrt(1.0 - beta2 ** t)
+        for p, g, m1, v in zip(params, grads, self.m, self.v, strict=True):
+            p, g, m1, v = p.reshape(-1), g.reshape(-1), m1.reshape(-1), v.reshape(-1)
+            for start in range(0, p.shape[0], self.block):
+                block = slice(start, start + self.block)
+                pb, gb, mb, vb = p[block], g[block], m1[block], v[block]
+                s = self.scratch[:pb.shape[0]]
+                mb *= beta1
+                np.multiply(gb, 1.0 - beta1, out=s)
+                mb += s
+                np.multiply(gb, gb, out=s)
+                s *= 1.0 - beta2
+                vb *= beta2
+                vb += s
+                np.sqrt(vb, out=s)
+                s *= 1.0 / c2
+                s += self.eps
+                np.divide(mb, s, out=s)
+                s *= c1
+                pb -= s
+        return loss
+
+    def epoch(self, X, y, batch_size, rng):
+        """One epoch of mini-batches in the order of ``rng.permutation(m)`` (as ``model.fit`` draws
+        it from its seed), gathered into preallocated batch buffers; returns the mean loss."""
+        m = X.shape[0]
+        order = rng.permutation(m)
+        total = 0.0
+        for start in range(0, m, batch_size):
+            rows = order[start:start + batch_size]
+            n = rows.shape[0]
+            Xb = np.take(X, rows, axis=0, out=self.buffer("Xb", (n, X.shape[1])))
+            yb = np.take(y, rows, axis=0, out=self.buffer("yb", (n, *y.shape[1:]), y.dtype))
+            total += self.step(Xb, yb) * n
+        return total / m
+
+
+def tight_from_xpnet(model, *, head, **options):
+    """The tight step of ``head`` (``"bce"``: :class:`TightW1`, else :class:`TightMLP`) starting
+    from an xpnet model's parameters (copied to NumPy)."""
+    import xpnet
+
+    dense = [layer for layer in model.layers if "W" in layer.params]
+    params = [(xpnet.to_numpy(layer.params["W"]), xpnet.to_numpy(layer.params["b"])) for layer in dense]
+    if head == "bce":
+        return TightW1(params, lr=options["lr"])
+    return TightMLP(params, head=head, **options)
 
 
 def numpy_mlp_from_xpnet(model, **options):

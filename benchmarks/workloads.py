@@ -1,10 +1,12 @@
 """The workloads and the implementations measured on them.
 
-A *workload* fixes the network, the data, the loss and the unit of time (a full-batch step, or an
-epoch of mini-batches). An *implementation* trains it: xpnet, the hand-written NumPy reference of
-``reference.py``, PyTorch (autograd + ``torch.optim``), scikit-learn's MLP, or the GEMM bound (the
-step's matrix products alone). Each implementation has ``build()`` (data, model, optimizer; not
-timed), ``run(k)`` (``k`` units of training, ending with the device synchronised) and ``label``.
+A *workload* fixes the network, the data, the loss and the unit of time (a full-batch step, an
+epoch of mini-batches, or one ``predict`` of the data). An *implementation* trains it: xpnet (on
+NumPy, and on the ``jax`` backend with its compiled step), the two hand-written NumPy references of
+``reference.py`` (generic and tight), PyTorch (autograd + ``torch.optim``), scikit-learn's MLP, or
+the GEMM bound (the step's matrix products alone, on OpenBLAS and on XLA). Each implementation
+has ``build()`` (data, model, optimizer; not timed), ``run(k)`` (``k`` units of training, ending
+with the device synchronised) and ``label``.
 
 scikit-learn is timed through ``partial_fit``: one call is one epoch over the data it is given, so on
 W1 (batch = all rows, ``shuffle=False``) it is one full-batch step, and on W2 (``batch_size=256``,
@@ -18,7 +20,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from reference import GemmBound, NumpyMLP
+from reference import GemmBound, NumpyMLP, TightMLP, TightW1
 
 # -- workloads ------------------------------------------------------------------------------------
 
@@ -32,9 +34,9 @@ class Workload:
     head: str           # "bce" | "ce" | "mse"
     rows: int           # rows of training data
     batch: int          # rows per step (== rows: full batch)
-    unit: str           # "step" | "epoch": what one timed unit is
-    optimizers: tuple   # ("sgd",) or ("sgd", "adam")
-    baseline: str       # "numpy" | "gemm": what xpnet's time is divided by
+    unit: str           # "step" | "epoch" | "predict": what one timed unit is
+    optimizers: tuple   # ("sgd",) or ("sgd", "adam"); () for inference
+    baseline: str       # "numpy" (the faster of the two NumPy references) | "gemm" | a row's key
     lr: dict            # optimizer -> learning rate
 
     @property
@@ -65,7 +67,10 @@ def workloads(tiny: bool = False) -> list[Workload]:
     w3_sizes, w3_batch = ((64, 64, 64, 1), 32) if tiny else ((4096, 4096, 4096, 1), 1024)
     w3 = Workload("W3", f"W3: {'-'.join(map(str, w3_sizes))} ReLU + MSE, batch {w3_batch}, one step",
                   w3_sizes, "relu", "mse", w3_batch, w3_batch, "step", ("sgd",), "gemm", {"sgd": 1e-4})
-    return [*w1, w2, w3]
+    w2p = Workload("W2-predict", f"W2's network ({'-'.join(map(str, w2_sizes))}), inference on "
+                   f"{w2.rows:,} rows, float32: model.predict beside ONNX Runtime", w2_sizes, "relu", "ce",
+                   w2.rows, w2.rows, "predict", (), "xpnet-predict", {})
+    return [*w1, w2, w2p, w3]
 
 
 def _short(n: int) -> str:
@@ -190,7 +195,12 @@ class XpnetStep(_Xpnet):
 
 class XpnetFit(_Xpnet):
     """``model.fit(X, y, epochs=k, batch_size=..., metrics=(), verbose=0)`` with a persistent
-    optimizer object (its state carries over between calls, as in one long ``fit``)."""
+    optimizer object (its state carries over between calls, as in one long ``fit``). On a
+    full-batch workload (W1) an epoch is one step, so every step pays fit's per-epoch work too."""
+
+    @property
+    def key(self):
+        return f"xpnet-fit-{self.optimizer}" if self.w.unit == "step" else f"xpnet-{self.optimizer}"
 
     @property
     def label(self):
@@ -214,8 +224,151 @@ class XpnetFit(_Xpnet):
     def run(self, k):
         self.calls += 1
         self.model.fit(self.X, self.y, loss=self.w.xpnet_loss, optimizer=self.opt, epochs=k,
-                       batch_size=self.w.batch, shuffle=True, seed=self.calls, metrics=(), verbose=0)
+                       batch_size=None if self.w.batch == self.w.rows else self.w.batch,
+                       shuffle=True, seed=self.calls, metrics=(), verbose=0)
         self.sync()
+
+
+class JaxStep(_Xpnet):
+    """xpnet on the ``jax`` backend: the whole training step (forward, the hand-written backward
+    closures, the loss, the optimizer update) compiled by ``jax.jit``, called as ``fit`` calls it
+    for each batch (``xpnet.train._compiled_step``), without fit's once-per-epoch work."""
+
+    kind = "jax"
+
+    @property
+    def label(self):
+        return f"xpnet on jax: the compiled fit step (jax.jit), {_OPT_NAMES[self.optimizer]}"
+
+    def build(self):
+        import xpnet
+        from xpnet import losses, optim, train
+
+        w = self.w
+        self.model = xpnet.mlp(list(w.sizes), activation=w.hidden, output=w.output, seed=0,
+                               backend="jax")
+        backend, dtype = self.model.backend, self.model.dtype
+        loss = losses.get(w.xpnet_loss)
+        X, y = make_data(w)
+        self.X = backend.asarray(X, dtype)
+        self.y = loss.prepare_target(backend.asarray(host_target(w, y), dtype), w.sizes[-1])
+        self.opt = optim.SGD(lr=self.lr) if self.optimizer == "sgd" else optim.Adam(lr=self.lr)
+        self.step = train._compiled_step(self.model, loss, self.opt)
+
+    def run(self, k):
+        for _ in range(k):
+            _, value = self.step(self.X, self.y)
+        value.block_until_ready()
+
+    def warm_up(self):
+        Impl.warm_up(self)
+
+
+class JaxFit(XpnetFit):
+    """``model.fit`` on the ``jax`` backend (its step compiled by ``jax.jit``), as :class:`XpnetFit`."""
+
+    kind = "jax"
+
+    @property
+    def key(self):
+        return f"jax-fit-{self.optimizer}" if self.w.unit == "step" else f"jax-{self.optimizer}"
+
+    @property
+    def label(self):
+        return f"xpnet on jax: model.fit (compiled step), {_OPT_NAMES[self.optimizer]}"
+
+    def build(self):
+        self.backend_name = "jax"
+        super().build()
+
+    def warm_up(self):
+        Impl.warm_up(self)
+
+
+class JaxGemm(Impl):
+    """The GEMM bound on XLA: the same products as :class:`Gemm`, in one ``jax.jit`` function
+    (XLA's own CPU GEMMs, not OpenBLAS)."""
+
+    kind = "gemm-jax"
+
+    def __init__(self, w, optimizer=None, backend=None):
+        self.w, self.optimizer, self.backend_name = w, None, backend
+
+    @property
+    def label(self):
+        return "GEMM bound on XLA (the same products, jax.jit)"
+
+    def build(self):
+        import jax
+        import jax.numpy as jnp
+
+        bound = GemmBound(self.w.sizes, self.w.batch)  # NumPy operands, then on the jax device
+        self.pairs = [(jnp.asarray(A), jnp.asarray(B)) for A, B, _ in bound.products]
+        self.products = jax.jit(lambda pairs: [A @ B for A, B in pairs])
+
+    def run(self, k):
+        for _ in range(k * self.w.batches):
+            out = self.products(self.pairs)
+        out[-1].block_until_ready()
+
+
+class XpnetPredict(_Xpnet):
+    """``model.predict(X)`` of W2's network (Softmax probabilities), on NumPy."""
+
+    kind = "xpnet-predict"
+
+    def __init__(self, w, optimizer=None, backend=None):
+        self.w, self.optimizer, self.backend_name = w, None, backend
+
+    @property
+    def label(self):
+        return "xpnet: model.predict"
+
+    def build(self):
+        import xpnet
+
+        w = self.w
+        self.model = xpnet.mlp(list(w.sizes), activation=w.hidden, output=w.output, seed=0,
+                               backend=self.backend_name)
+        self.X = self.model.backend.asarray(make_data(w)[0], self.model.dtype)
+        self.sync = _synchronizer(self.model.backend)
+
+    def run(self, k):
+        for _ in range(k):
+            self.model.predict(self.X)
+        self.sync()
+
+
+class OnnxPredict(Impl):
+    """ONNX Runtime (CPU) running the file ``model.export_onnx`` writes for the same network."""
+
+    kind = "onnxruntime-predict"
+
+    def __init__(self, w, optimizer=None, backend=None):
+        self.w, self.optimizer, self.backend_name = w, None, backend
+
+    @property
+    def label(self):
+        return "ONNX Runtime on model.export_onnx's file"
+
+    def build(self):
+        import tempfile
+
+        import onnxruntime
+
+        import xpnet
+
+        w = self.w
+        model = xpnet.mlp(list(w.sizes), activation=w.hidden, output=w.output, seed=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = model.export_onnx(os.path.join(tmp, "w2.onnx"))
+            self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        self.X = np.ascontiguousarray(make_data(w)[0], dtype=np.float32)
+        self.input = self.session.get_inputs()[0].name
+
+    def run(self, k):
+        for _ in range(k):
+            self.session.run(None, {self.input: self.X})
 
 
 class NumpyRef(Impl):
@@ -241,6 +394,34 @@ class NumpyRef(Impl):
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         self.y = host_target(w, y)
         self.rng = np.random.default_rng(1)
+
+    def run(self, k):
+        for _ in range(k):
+            if self.w.unit == "epoch":
+                self.net.epoch(self.X, self.y, self.w.batch, self.rng)
+            else:
+                self.net.step(self.X, self.y)
+
+
+class TightRef(Impl):
+    """The tight floor: ``reference.TightW1`` (W1) or ``reference.TightMLP`` (W2, W3), float32,
+    from the same initial values as :class:`NumpyRef`."""
+
+    kind = "tight"
+
+    @property
+    def label(self):
+        return f"tight hand-written NumPy (straight-line), {_OPT_NAMES[self.optimizer]}"
+
+    def build(self):
+        ref = NumpyRef(self.w, self.optimizer)
+        ref.build()
+        params = ref.net.params
+        if self.w.head == "bce":
+            self.net = TightW1(params, lr=self.lr)
+        else:
+            self.net = TightMLP(params, head=self.w.head, optimizer=self.optimizer, lr=self.lr)
+        self.X, self.y, self.rng = ref.X, ref.y, ref.rng
 
     def run(self, k):
         for _ in range(k):
@@ -422,21 +603,40 @@ def implementations(w: Workload, backend_name=None, *, skip=()) -> list[Impl]:
     runs on CUDA. ``skip`` names kinds to leave out (``"torch"``, ``"sklearn"``, ...).
     """
     gpu = on_gpu(backend_name)
-    impls: list[Impl] = [Gemm(w, backend=backend_name)]
+    jax = not gpu and backend_name in (None, "numpy") and _available("jax")
+    if w.unit == "predict":
+        impls: list[Impl] = [XpnetPredict(w, backend=backend_name)]
+        if not gpu and _importable("onnxruntime") and _importable("ndonnx"):
+            impls.append(OnnxPredict(w))
+        return [impl for impl in impls if impl.kind.split("-")[0] not in skip]
+    impls = [Gemm(w, backend=backend_name)]
+    if jax and w.baseline == "gemm":
+        impls.append(JaxGemm(w))
     for opt in w.optimizers:
         if w.unit == "epoch":
             impls.append(XpnetFit(w, opt, backend_name))
         else:
             impls.append(XpnetStep(w, opt, backend_name))
             if w.head == "bce":
-                impls.append(XpnetStep(w, opt, backend_name, validate=True))
+                impls += [XpnetStep(w, opt, backend_name, validate=True),
+                          XpnetFit(w, opt, backend_name)]
         if not gpu:
-            impls.append(NumpyRef(w, opt))
+            impls += [NumpyRef(w, opt), TightRef(w, opt)]
+        if jax:
+            impls.append(JaxFit(w, opt) if w.unit == "epoch" else JaxStep(w, opt))
+            if w.head == "bce":
+                impls.append(JaxFit(w, opt))
         if _importable("torch") and not (gpu and not _torch_cuda()):
             impls.append(TorchRef(w, opt, device="cuda" if gpu else "cpu"))
         if not gpu and _importable("sklearn") and w.key != "W3":
             impls.append(SklearnRef(w, opt))
-    return [impl for impl in impls if impl.kind not in skip]
+    return [impl for impl in impls if impl.kind.split("-")[0] not in skip]
+
+
+def _available(backend_name: str) -> bool:
+    from xpnet import backend as B
+
+    return backend_name in B.available()
 
 
 def _torch_cuda() -> bool:

@@ -31,6 +31,7 @@ def _load(name):
 
 
 reference = _load("reference")
+run = _load("run")
 
 # The three workloads' networks at small sizes: hidden activation, output, fused head, loss name.
 CASES = {
@@ -155,6 +156,60 @@ def test_reference_epoch_equals_fit(optimizer, backend):
     _assert_params_equal(model, ref)
 
 
+# The tight floors (reference.TightW1, reference.TightMLP): same loss and parameters as xpnet after
+# a few steps, so that a wrong, cheaper floor cannot flatter xpnet.
+TIGHT = [("W1", "sgd"), ("W2", "sgd"), ("W2", "adam"), ("W3", "sgd"), ("W3", "adam")]
+
+
+def _tight(case, model, optimizer, lr, block=5):
+    options = {"lr": lr} if case == "W1" else {"optimizer": optimizer, "lr": lr, "block": block}
+    return reference.tight_from_xpnet(model, head=CASES[case][3], **options)
+
+
+@pytest.mark.parametrize(("case", "optimizer"), TIGHT)
+def test_tight_steps_equal_xpnet_updates(case, optimizer, backend):
+    """Three full-batch steps; Adam's update runs in blocks of 5 elements (several per parameter)."""
+    model = _model(case, backend)
+    X, y, y_ref = _data(case)
+    tight = _tight(case, model, optimizer, lr=0.05)
+    opt = optim.SGD(lr=0.05) if optimizer == "sgd" else optim.Adam(lr=0.05)
+    for _ in range(3):
+        value, grads = xpnet.value_and_grad(model, CASES[case][4], X, y)
+        opt.step(model.params, grads)
+        np.testing.assert_allclose(tight.step(X, y_ref), float(value), rtol=1e-10)
+    _assert_params_equal(model, tight)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_tight_epoch_equals_fit(optimizer, backend):
+    """W2's unit through the tight step: shuffled mini-batches gathered into reused buffers."""
+    model = _model("W2", backend)
+    X, y, y_ref = _data("W2", m=40)
+    tight = _tight("W2", model, optimizer, lr=0.05)
+    opt = optim.SGD(lr=0.05) if optimizer == "sgd" else optim.Adam(lr=0.05)
+    history = model.fit(X, y, loss="crossentropy", optimizer=opt, epochs=2, batch_size=8, shuffle=True,
+                        seed=5, metrics=(), verbose=0)
+    rng = np.random.default_rng(5)
+    losses = [tight.epoch(X, y_ref, 8, rng) for _ in range(2)]
+    np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-10)
+    _assert_params_equal(model, tight)
+
+
+def test_tight_comparison_sees_a_wrong_floor():
+    """The comparison above is sharp: a tight W1 step that forgets one bias update fails it."""
+    model = _model("W1", "numpy")
+    X, y, y_ref = _data("W1")
+    tight = _tight("W1", model, "sgd", lr=0.05)
+    opt = optim.SGD(lr=0.05)
+    opt.step(model.params, xpnet.value_and_grad(model, "binary_crossentropy", X, y)[1])
+    b3 = tight.b3.copy()
+    tight.step(X, y_ref)
+    _assert_params_equal(model, tight)
+    tight.b3[...] = b3  # as if the last update were left out
+    with pytest.raises(AssertionError):
+        _assert_params_equal(model, tight)
+
+
 def test_reference_float32_stays_float32():
     rng = np.random.default_rng(0)
     params = [(rng.standard_normal((4, 3), dtype=np.float32), np.zeros(3, np.float32)),
@@ -189,15 +244,20 @@ def _clean_env(**extra):
 def test_run_quick_tiny_writes_json_and_markdown(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--tiny", "--only", "W1",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path, env=_clean_env())
+                           "--skip", "jax,torch,sklearn", "--out", str(out)], capture_output=True, text=True,
+                          timeout=900, cwd=tmp_path, env=_clean_env())  # a guard against a hang only
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "results.json").read_text())
     assert [g["key"] for g in result["groups"]] == ["W1-200", "W1-2k"]
     for group in result["groups"]:
         rows = group["rows"]
-        assert {"gemm", "xpnet-sgd", "xpnet-vg-sgd", "numpy-sgd"} <= set(rows)
-        assert rows["numpy-sgd"]["ratio_to_baseline"] == pytest.approx(1.0)
+        assert {"gemm", "xpnet-sgd", "xpnet-vg-sgd", "xpnet-fit-sgd", "numpy-sgd", "tight-sgd"} <= set(rows)
+        assert not any(key.startswith(("jax", "torch", "sklearn")) for key in rows)  # --skip
+        # xpnet is divided by the faster of the two NumPy references
+        floor = min(("numpy-sgd", "tight-sgd"), key=lambda key: rows[key]["median_s"])
+        assert rows[floor]["ratio_to_baseline"] == pytest.approx(1.0)
+        assert rows["xpnet-sgd"]["ratio_to_baseline"] == pytest.approx(
+            run.ratio(rows["xpnet-sgd"], rows[floor]))
         assert all(row["median_s"] > 0 for row in rows.values())
         memory = group["memory"]["xpnet-sgd"]
         assert memory["tracemalloc_peak_bytes"] > 0 and memory["rss_peak_delta_bytes"] >= 0

@@ -1,8 +1,9 @@
 """Numerically stable elementwise functions shared by layers and losses (Array API only).
 
 Each takes the namespace as ``xp`` (resolved once by the caller) and keeps the input's dtype and
-device: constants are Python floats, which every library treats as "weak" scalars. None uses
-``where``: NumPy's ``where`` over a mask of mixed signs costs several times an ``exp``.
+device: constants are Python floats, which every library treats as "weak" scalars, or shared 0-D
+arrays of the input's dtype (:func:`constant`). None uses ``where``: NumPy's ``where`` over a mask of
+mixed signs costs several times an ``exp``.
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ def sigmoid(Z, *, xp):
     for z < 0 this is e^z / (1 + e^z). Unlike ``0.5 (1 + tanh(z/2))`` it keeps its relative
     accuracy for tiny probabilities (σ(−80) ≈ 1.8e-35 in float32, not 0).
     """
-    A = xp.abs(Z)
-    D = xp.exp(-A)
+    zero = constant(0.0, (), Z, xp=xp)
+    N = xp.minimum(Z, zero)
+    D = N - xp.maximum(Z, zero)  # −|z|, exactly (one of the two is 0)
+    D = xp.exp(D)
     D += 1.0
-    A *= 0.5
-    N = Z * 0.5
-    N -= A  # min(z, 0) = z/2 − |z|/2, exactly, and never overflows
     N = xp.exp(N)
     N /= D
     return N
@@ -47,15 +47,13 @@ def softplus_and_sigmoid(Z, *, xp):
 
         softplus(z) = max(z, 0) + log1p(E)          σ(z) = e^min(z, 0) / (1 + E)
 
-    with ``max(z, 0)``, ``min(z, 0) = z/2 ± |z|/2`` (exact, and never overflowing). Finite for every
-    finite z; what binary cross-entropy from logits needs for its value and its gradient.
+    with ``min(z, 0)``, ``max(z, 0)`` and ``−|z| = min(z, 0) − max(z, 0)``, each exact. Finite for
+    every finite z; what binary cross-entropy from logits needs for its value and its gradient.
     """
-    A = xp.abs(Z)
-    E = xp.exp(-A)
-    A *= 0.5
-    H = Z * 0.5
-    N = H - A  # min(z, 0)
-    H += A  # max(z, 0)
+    zero = constant(0.0, (), Z, xp=xp)
+    N = xp.minimum(Z, zero)
+    H = xp.maximum(Z, zero)
+    E = xp.exp(N - H)
     S = xp.log1p(E)
     S += H
     P = xp.exp(N)
@@ -83,10 +81,13 @@ _CONSTANTS: dict = {}
 def constant(value: float, shape: tuple, like, *, xp):
     """A ``shape`` array of ``value`` in the library, dtype and device of the array ``like``, made
     once per (library, dtype, device, shape, value) and shared: never write into it."""
-    device = array_api_compat.device(like)  # not like.device: NumPy 1.26 arrays have none
-    if array_api_compat.is_jax_array(like):  # may be a jax.jit tracer: an array kept would leak it
-        return xp.full(shape, value, dtype=like.dtype, device=device)
-    key = (type(like), like.dtype, device_id(device), shape, value)  # CuPy's Device is unhashable
+    if array_api_compat.is_numpy_namespace(xp):  # one device, the host: none of the ~3 µs of
+        device, key = "cpu", ("numpy", like.dtype, shape, value)  # device lookups below, per call
+    else:
+        device = array_api_compat.device(like)  # not like.device: NumPy 1.26 arrays have none
+        if array_api_compat.is_jax_array(like):  # may be a jit tracer: an array kept would leak it
+            return xp.full(shape, value, dtype=like.dtype, device=device)
+        key = (type(like), like.dtype, device_id(device), shape, value)  # CuPy's Device: no hash
     array = _CONSTANTS.get(key)
     if array is None:
         if len(_CONSTANTS) >= 32:  # batch sizes seen by one process are few; never grow unbounded
