@@ -736,7 +736,7 @@ def _compiled_step(model, loss, optimizer):
         optimizer._adopt(model.params)
     for key, p in model.params.items():  # state made before the trace: one pytree structure
         if key not in optimizer._state:
-            optimizer._state[key] = {name: xp.zeros_like(p) for name in optimizer.slot_names}
+            optimizer._state[key] = optimizer._new_state(p, xp=xp)
     per_model = _COMPILED.setdefault(model, {})
     # The trace depends on the optimizer's class and fixed hyperparameters only (the learning rate
     # is an input): a later fit with an equal optimizer reuses the compiled step.
