@@ -312,11 +312,14 @@ class Optimizer:
         state = self._pending if self._pending is not None else self._state
         first = next((a for slots in state.values() for a in slots.values()), None)
         with _backend.device_context(first):  # CuPy copies onto the current device
-            return self._state_dict(state)
+            return self._state_dict(_copy)
 
-    def _state_dict(self, state) -> dict:
+    def _state_dict(self, keep) -> dict:
+        """:meth:`state_dict` with each slot array replaced by ``keep(array)`` (a copy there; the
+        fit loop's epoch snapshot may write it to a file instead)."""
+        state = self._pending if self._pending is not None else self._state
         return {"name": type(self).__name__, "hyper": self.hyper, "step": self.iterations,
-                "slots": {s: {k: _copy(v[s]) for k, v in state.items()} for s in self.slot_names}}
+                "slots": {s: {k: keep(v[s]) for k, v in state.items()} for s in self.slot_names}}
 
     def load_state_dict(self, state: Mapping) -> None:
         """Restore hyperparameters, step count and state from :meth:`state_dict`'s output.
