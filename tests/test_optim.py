@@ -2,9 +2,11 @@
 torch is installed, against torch.optim itself)."""
 
 import ast
+import concurrent.futures
 import inspect
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -181,8 +183,14 @@ def test_update_matches_torch_optim(name, hyper):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
 @pytest.mark.parametrize(("name", "hyper"), CONFIGS, ids=IDS)
-def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyper, monkeypatch):
+def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyper, threads,
+                                                              monkeypatch):
+    """The NumPy fast path (row blocks, on two threads where there are cores) against the plain
+    update of whole arrays: the same bits (other backends take the plain path both times)."""
+    pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+    monkeypatch.setattr(optim, "_POOL", [os.getpid(), pool])
     rng = np.random.default_rng(1)
     host = {"W": rng.normal(size=(13, 5)), "b": rng.normal(size=37)}  # 65 and 37 elements
     grads = [{k: rng.normal(size=v.shape) for k, v in host.items()} for _ in range(3)]
@@ -202,6 +210,35 @@ def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyp
     assert not np.array_equal(whole[0], host["W"].astype(np.float32))
     for a, b in zip(whole, blocked, strict=True):
         np.testing.assert_array_equal(a, b)
+    if pool is not None:
+        pool.shutdown()
+
+
+def test_adam_on_w2_shapes_gets_the_same_bits_in_blocks_on_threads(monkeypatch):
+    """W2's first layer (784 x 512, 6 blocks of rows) through the NumPy fast path on two threads
+    and whole, the plain formula: the same bits after 3 steps."""
+    rng = np.random.default_rng(2)
+    host = {"W": rng.normal(size=(784, 512)).astype(np.float32),
+            "b": rng.normal(size=512).astype(np.float32)}
+    grads = [{k: rng.normal(size=v.shape).astype(np.float32) for k, v in host.items()}
+             for _ in range(3)]
+    results = []
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    for block, threads in ((1 << 30, None), (optim.BLOCK, pool)):
+        monkeypatch.setattr(optim, "BLOCK", block)
+        monkeypatch.setattr(optim, "_POOL", [os.getpid(), threads])
+        params, opt = {k: v.copy() for k, v in host.items()}, optim.Adam(lr=0.01)
+        for g in grads:
+            opt.step(params, g)
+        results.append([params["W"], params["b"], *_slots_of(opt)])
+    pool.shutdown()
+    assert not np.array_equal(results[0][0], host["W"])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _slots_of(opt):
+    return [a for per_key in opt.state_dict()["slots"].values() for a in per_key.values()]
 
 
 class _NormalizedSGD(optim.Optimizer):
