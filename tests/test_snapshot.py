@@ -96,3 +96,21 @@ def test_adam_training_holds_no_copy_of_its_state():
         tracemalloc.stop()
     # the gradients (1x), the batch's activations and the update's temporaries stay below 3x (here 2.4x)
     assert peak < 3.0 * params, (peak / params)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_snapshot_stays_in_memory_without_a_writable_temporary_directory(backend, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only temporary directory")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(_train, "_SPILL_BYTES", 0)
+    X, y = datasets.two_moons(n=64, noise=0.15, seed=0)
+    model = xpnet.mlp([2, 8, 1], "relu", "identity", seed=0, backend=backend)
+    with pytest.raises(xpnet.DivergenceError) as info:
+        model.fit(X * 3.0, y, loss="mse", optimizer=optim.SGD(lr=0.01, momentum=0.9), epochs=100,
+                  batch_size=8, seed=0, metrics=(), verbose=0)
+    assert info.value.epoch >= 1
+    assert all(np.isfinite(v).all() for v in _host(model.params).values())

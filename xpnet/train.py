@@ -832,17 +832,21 @@ class _Snapshot:
         arrays = _state_arrays(model, optimizer)
         size = sum(math.prod(a.shape) * (xp.finfo(a.dtype).bits // 8) for a in arrays
                    if xp.isdtype(a.dtype, "real floating"))
-        self.file = None
+        self.file, self.random = None, [source.state for source in sources]
         if size > _SPILL_BYTES:
             import tempfile
 
-            self.file = tempfile.TemporaryFile(prefix="xpnet-epoch-snapshot-")
-            keep = self._write
-        else:
-            keep = lambda x: xp.asarray(x, copy=True)  # noqa: E731
+            try:
+                self.file = tempfile.TemporaryFile(prefix="xpnet-epoch-snapshot-")
+                self._keep(model, optimizer, self._write)
+                return
+            except OSError:  # no writable temporary directory, a full disk: copies in memory
+                self.file = None
+        self._keep(model, optimizer, lambda x: xp.asarray(x, copy=True))
+
+    def _keep(self, model, optimizer, keep):
         self.params = {k: keep(v) for k, v in model.params.items()}
         self.optimizer = optimizer._state_dict(keep)
-        self.random = [source.state for source in sources]
 
     def _write(self, x):
         host = np.ascontiguousarray(to_numpy(x))
