@@ -228,7 +228,7 @@ def test_bad_y_at_every_entry_point(backend, entry, y, match):
 @pytest.mark.parametrize("options, match", [
     ({"epochs": 0}, r"epochs must be an int >= 1, got 0"),
     ({"batch_size": 0}, r"batch_size must be an int >= 1 or None"),
-    ({"optimizer": "adagrad"}, r"optimizer must be an Optimizer or one of \['adam', 'adamw'"),
+    ({"optimizer": "lamb"}, r"optimizer must be an Optimizer or one of \['adagrad', 'adam', 'adamw'"),
     ({"optimizer": xpnet.optim.SGD}, r"optimizer must be an Optimizer or one of"),
     ({"loss": "hinge"}, r"loss must be a Loss or one of"),
     ({"metrics": ("accuracy", "auc")}, r"metric must be .*one of .*'roc_auc'"),

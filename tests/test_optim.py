@@ -2,8 +2,11 @@
 torch is installed, against torch.optim itself)."""
 
 import ast
+import concurrent.futures
+import inspect
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +16,21 @@ import xpnet
 from xpnet import optim
 from xpnet.backend import of
 
-CONFIGS = [
-    ("SGD", {"lr": 0.1}),
-    ("SGD", {"lr": 0.1, "momentum": 0.9}),
-    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
-    ("Adam", {"lr": 0.1}),
-    ("Adam", {"lr": 0.1, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.05}),
-    ("AdamW", {"lr": 0.1, "weight_decay": 0.1}),
-    ("RMSprop", {"lr": 0.01}),
-    ("RMSprop", {"lr": 0.01, "rho": 0.9, "momentum": 0.5, "weight_decay": 0.1}),
-]
+# Every registered optimizer (xpnet.optim.OPTIMIZERS) with the hyperparameters it is tested with,
+# its formula in NumPy float64 (REFERENCES) and its torch.optim twin (TORCH):
+# test_every_registered_optimizer_is_covered fails when a registered class lacks one of them.
+HYPER = {
+    "SGD": [{"lr": 0.1}, {"lr": 0.1, "momentum": 0.9},
+            {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}],
+    "Adam": [{"lr": 0.1}, {"lr": 0.1, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6,
+                           "weight_decay": 0.05}],
+    "AdamW": [{"lr": 0.1, "weight_decay": 0.1}],
+    "RMSprop": [{"lr": 0.01}, {"lr": 0.01, "rho": 0.9, "momentum": 0.5, "weight_decay": 0.1}],
+    "Adagrad": [{"lr": 0.1}, {"lr": 0.1, "lr_decay": 0.1, "weight_decay": 0.05,
+                              "initial_accumulator_value": 0.5, "eps": 1e-6}],
+}
+CONFIGS = [(cls.__name__, hyper) for cls in optim.OPTIMIZERS.values()
+           for hyper in HYPER.get(cls.__name__, [{}])]
 IDS = [f"{name}-{'-'.join(map(str, hyper.values()))}" for name, hyper in CONFIGS]
 TOL = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float64": {"rtol": 1e-12, "atol": 1e-14}}
 
@@ -40,34 +48,87 @@ def _on(backend, arrays, dtype):
     return {k: backend.asarray(np.array(v, copy=True), dtype) for k, v in arrays.items()}
 
 
-def _reference(name, hyper, p, grads):
-    """The optimizer's update, written from the formulas in NumPy float64, for one array."""
-    h = getattr(optim, name)(**hyper).hyper  # the hyperparameters with their defaults
-    lr, wd, mu = h["lr"], h["weight_decay"], h.get("momentum", 0.0)
-    s1 = s2 = 0.0
+def _sgd(h, p, grads):
+    b = 0.0
+    for g in grads:
+        g = g + h["weight_decay"] * p
+        if h["momentum"]:
+            b = h["momentum"] * b + g
+            g = g + h["momentum"] * b if h["nesterov"] else b
+        p = p - h["lr"] * g
+    return p
+
+
+def _adam(h, p, grads, decoupled=False):
+    m = v = 0.0
+    lr, wd, b1, b2 = h["lr"], h["weight_decay"], h["beta1"], h["beta2"]
     for t, g in enumerate(grads, start=1):
-        if name == "AdamW":
+        if decoupled:
             p = p * (1.0 - lr * wd)
         else:
             g = g + wd * p
-        if name == "SGD":
-            if mu:
-                s1 = mu * s1 + g
-                g = g + mu * s1 if h["nesterov"] else s1
-            p = p - lr * g
-        elif name in ("Adam", "AdamW"):
-            b1, b2 = h["beta1"], h["beta2"]
-            s1 = b1 * s1 + (1 - b1) * g
-            s2 = b2 * s2 + (1 - b2) * g**2
-            p = p - lr * (s1 / (1 - b1**t)) / (np.sqrt(s2 / (1 - b2**t)) + h["eps"])
-        else:  # RMSprop
-            s2 = h["rho"] * s2 + (1 - h["rho"]) * g**2
-            d = g / (np.sqrt(s2) + h["eps"])
-            if mu:
-                s1 = mu * s1 + d
-                d = s1
-            p = p - lr * d
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + h["eps"])
     return p
+
+
+def _rmsprop(h, p, grads):
+    v = b = 0.0
+    for g in grads:
+        g = g + h["weight_decay"] * p
+        v = h["rho"] * v + (1 - h["rho"]) * g**2
+        d = g / (np.sqrt(v) + h["eps"])
+        if h["momentum"]:
+            b = h["momentum"] * b + d
+            d = b
+        p = p - h["lr"] * d
+    return p
+
+
+def _adagrad(h, p, grads):
+    s = h["initial_accumulator_value"]
+    for t, g in enumerate(grads, start=1):
+        g = g + h["weight_decay"] * p
+        s = s + g**2
+        p = p - h["lr"] / (1 + (t - 1) * h["lr_decay"]) * g / (np.sqrt(s) + h["eps"])
+    return p
+
+
+REFERENCES = {"SGD": _sgd, "Adam": _adam, "AdamW": lambda h, p, g: _adam(h, p, g, True),
+              "RMSprop": _rmsprop, "Adagrad": _adagrad}
+
+TORCH = {  # torch.optim's twin of each optimizer, from its hyperparameters h
+    "SGD": lambda torch, ts, h, common: torch.optim.SGD(
+        ts, momentum=h["momentum"], nesterov=h["nesterov"], **common),
+    "Adam": lambda torch, ts, h, common: torch.optim.Adam(
+        ts, betas=(h["beta1"], h["beta2"]), eps=h["eps"], **common),
+    "AdamW": lambda torch, ts, h, common: torch.optim.AdamW(
+        ts, betas=(h["beta1"], h["beta2"]), eps=h["eps"], **common),
+    "RMSprop": lambda torch, ts, h, common: torch.optim.RMSprop(
+        ts, alpha=h["rho"], eps=h["eps"], momentum=h["momentum"], **common),
+    "Adagrad": lambda torch, ts, h, common: torch.optim.Adagrad(
+        ts, lr_decay=h["lr_decay"], initial_accumulator_value=h["initial_accumulator_value"],
+        eps=h["eps"], **common),
+}
+
+
+def _reference(name, hyper, p, grads):
+    """The optimizer's update, written from the formulas in NumPy float64, for one array."""
+    h = getattr(optim, name)(**hyper).hyper  # the hyperparameters with their defaults
+    return REFERENCES[name](h, p, grads)
+
+
+def test_every_registered_optimizer_is_covered():
+    """A new optimizer class registered in OPTIMIZERS is tested by every test below only once it
+    has hyperparameters to test, a reference formula and a torch.optim twin here."""
+    registered = {cls.__name__ for cls in optim.OPTIMIZERS.values()}
+    assert registered >= {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"}
+    for what in (HYPER, REFERENCES, TORCH):
+        assert registered <= set(what), sorted(registered - set(what))
+    assert {name for name, _ in CONFIGS} == registered
+    for name, cls in optim.OPTIMIZERS.items():
+        assert name == name.lower() and optim.get(name.upper()).__class__ is cls
 
 
 def _assert_on(backend, x, dtype):
@@ -112,14 +173,7 @@ def test_update_matches_torch_optim(name, hyper):
     h = opt.hyper
     tensors = [torch.tensor(v, requires_grad=True) for v in host.values()]
     common = {"lr": h["lr"], "weight_decay": h["weight_decay"], "foreach": False}
-    if name == "SGD":
-        ref = torch.optim.SGD(tensors, momentum=h["momentum"], nesterov=h["nesterov"], **common)
-    elif name == "RMSprop":
-        ref = torch.optim.RMSprop(tensors, alpha=h["rho"], eps=h["eps"], momentum=h["momentum"],
-                                  **common)
-    else:
-        ref = getattr(torch.optim, name)(tensors, betas=(h["beta1"], h["beta2"]), eps=h["eps"],
-                                         **common)
+    ref = TORCH[name](torch, tensors, h, common)
     for g in grads:
         opt.step(params, g)
         for t, v in zip(tensors, g.values(), strict=True):
@@ -129,8 +183,14 @@ def test_update_matches_torch_optim(name, hyper):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
 @pytest.mark.parametrize(("name", "hyper"), CONFIGS, ids=IDS)
-def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyper, monkeypatch):
+def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyper, threads,
+                                                              monkeypatch):
+    """The NumPy fast path (row blocks, on two threads where there are cores) against the plain
+    update of whole arrays: the same bits (other backends take the plain path both times)."""
+    pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+    monkeypatch.setattr(optim, "_POOL", [os.getpid(), pool])
     rng = np.random.default_rng(1)
     host = {"W": rng.normal(size=(13, 5)), "b": rng.normal(size=37)}  # 65 and 37 elements
     grads = [{k: rng.normal(size=v.shape) for k, v in host.items()} for _ in range(3)]
@@ -150,6 +210,111 @@ def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyp
     assert not np.array_equal(whole[0], host["W"].astype(np.float32))
     for a, b in zip(whole, blocked, strict=True):
         np.testing.assert_array_equal(a, b)
+    if pool is not None:
+        pool.shutdown()
+
+
+def test_adam_on_w2_shapes_gets_the_same_bits_in_blocks_on_threads(monkeypatch):
+    """W2's first layer (784 x 512, 6 blocks of rows) through the NumPy fast path on two threads
+    and whole, the plain formula: the same bits after 3 steps."""
+    rng = np.random.default_rng(2)
+    host = {"W": rng.normal(size=(784, 512)).astype(np.float32),
+            "b": rng.normal(size=512).astype(np.float32)}
+    grads = [{k: rng.normal(size=v.shape).astype(np.float32) for k, v in host.items()}
+             for _ in range(3)]
+    results = []
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    for block, threads in ((1 << 30, None), (optim.BLOCK, pool)):
+        monkeypatch.setattr(optim, "BLOCK", block)
+        monkeypatch.setattr(optim, "_POOL", [os.getpid(), threads])
+        params, opt = {k: v.copy() for k, v in host.items()}, optim.Adam(lr=0.01)
+        for g in grads:
+            opt.step(params, g)
+        results.append([params["W"], params["b"], *_slots_of(opt)])
+    pool.shutdown()
+    assert not np.array_equal(results[0][0], host["W"])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _slots_of(opt):
+    return [a for per_key in opt.state_dict()["slots"].values() for a in per_key.values()]
+
+
+class _NormalizedSGD(optim.Optimizer):
+    """A per-tensor rule, ``p ← p − η g / ‖g‖`` (the shape of LARS and LAMB): not elementwise."""
+
+    hyperparameters = {"lr": (0.1, optim._non_negative)}
+
+    def _update(self, p, g, state, *, xp):
+        p -= self._k["lr"] * (g / xp.linalg.vector_norm(g))
+        return p
+
+
+def test_per_tensor_rule_is_right_on_a_parameter_above_the_block_size(backend):
+    """A non-elementwise update gets the whole parameter: in row blocks each block would be
+    divided by its own norm (wrong by ~1.4e-3 on this 300 x 300 parameter on the old code, which
+    blocked every update)."""
+    rng = np.random.default_rng(4)
+    host = {"W": rng.normal(size=(300, 300)), "b": rng.normal(size=300)}
+    assert host["W"].size > optim.BLOCK
+    grads = {k: rng.normal(size=v.shape) for k, v in host.items()}
+    params = _on(backend, host, "float64")
+    opt = _NormalizedSGD(lr=0.5)
+    assert not opt.elementwise and "normalizedsgd" not in optim.OPTIMIZERS  # no name: unregistered
+    opt.step(params, _on(backend, grads, "float64"))
+    for key, p in params.items():
+        expected = host[key] - 0.5 * grads[key] / np.linalg.norm(grads[key])
+        np.testing.assert_allclose(xpnet.to_numpy(p), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cls", optim.OPTIMIZERS.values(), ids=lambda c: c.__name__)
+def test_hyperparameters_are_declared_on_the_class(cls):
+    """The constructor's signature is the declared table; an unknown name is a TypeError that
+    lists the class's hyperparameters (as Python's own for a bad keyword, plus the list)."""
+    declared = list(cls.hyperparameters)
+    signature = inspect.signature(cls)
+    assert list(signature.parameters) == declared
+    assert cls().hyper == {n: p.default for n, p in signature.parameters.items()}
+    with pytest.raises(TypeError, match=f"^{cls.__name__}\\(\\): got an unexpected keyword "
+                       f"argument 'learning_rate'; its hyperparameters are {', '.join(declared)}$"):
+        cls(learning_rate=0.1)
+    with pytest.raises(TypeError, match="learning_rate.*lr"):
+        optim.get(cls.name, learning_rate=0.1)
+    assert cls(0.25).lr == 0.25  # positional, in the declared order, as before
+
+
+def test_a_new_optimizer_is_one_class():
+    """A hyperparameter no other optimizer has, a slot starting at a value other than 0, and
+    the registry: the old global table of checks made ``beta`` a bare KeyError."""
+
+    class Lion(optim.Optimizer):  # sign of an interpolated momentum (Chen et al., 2023)
+        name = "lion_test"
+        hyperparameters = {"lr": (1e-4, optim._non_negative), "beta": (0.9, optim._unit)}
+        elementwise = True
+
+        def slots(self):
+            return {"m": 1.0}
+
+        def _update(self, p, g, state, *, xp):
+            m = state["m"]
+            p -= self._k["lr"] * xp.sign(self.beta * m + (1.0 - self.beta) * g)
+            m *= self.beta
+            m += (1.0 - self.beta) * g
+            state["m"] = m
+            return p
+
+    try:
+        assert optim.OPTIMIZERS["lion_test"] is Lion and isinstance(optim.get("LION_TEST"), Lion)
+        with pytest.raises(ValueError, match="^beta .*got 1.5"):
+            Lion(beta=1.5)
+        params, g = {"w": np.array([0.5, -0.5])}, {"w": np.array([-1.0, -3.0])}
+        opt = Lion(lr=0.1, beta=0.5)
+        opt.step(params, g)  # m starts at 1: sign(0.5 - 0.5) = 0, sign(0.5 - 1.5) = -1
+        np.testing.assert_array_equal(params["w"], [0.5, -0.4])
+        np.testing.assert_array_equal(opt.state_dict()["slots"]["m"]["w"], [0.0, -1.0])
+    finally:
+        del optim.OPTIMIZERS["lion_test"]
 
 
 def test_model_parameters_are_updated_in_place(backend):
@@ -306,6 +471,27 @@ def test_state_dict_round_trip_continues_exactly(backend, name, hyper):
             _assert_on(backend, a, "float32")
 
 
+@pytest.mark.parametrize(("name", "hyper"), CONFIGS, ids=IDS)
+def test_state_round_trips_through_a_saved_file(backend, name, hyper, tmp_path):
+    """``xpnet.io.save(model, path, optimizer=opt)`` then ``load_checkpoint``: training resumed
+    from the file takes the same steps, to the bit, as training that never stopped."""
+    X = np.random.default_rng(5).normal(size=(6, 3))
+    y = np.random.default_rng(6).normal(size=(6, 2))
+    model = xpnet.mlp([3, 4, 2], seed=1, backend=backend, dtype="float32")
+    opt = getattr(optim, name)(**hyper)
+    for _ in range(2):
+        opt.step(model.params, xpnet.value_and_grad(model, "mse", X, y)[1])
+    xpnet.io.save(model, tmp_path / "ckpt", optimizer=opt)
+    resumed, state, _ = xpnet.io.load_checkpoint(tmp_path / "ckpt", backend.name)
+    loaded = optim.from_state_dict(state)
+    assert type(loaded) is type(opt) and loaded.hyper == opt.hyper and loaded.iterations == 2
+    for _ in range(2):
+        opt.step(model.params, xpnet.value_and_grad(model, "mse", X, y)[1])
+        loaded.step(resumed.params, xpnet.value_and_grad(resumed, "mse", X, y)[1])
+    for key, p in model.params.items():
+        np.testing.assert_array_equal(xpnet.to_numpy(resumed.params[key]), xpnet.to_numpy(p))
+
+
 def test_load_state_dict_takes_backend_arrays_and_float64(backend):
     host, grads = _problem()
     params = _on(backend, host, "float32")
@@ -344,8 +530,8 @@ def test_load_state_dict_is_checked(backend):
         optim.SGD().load_state_dict({**state, "step": -1})
     with pytest.raises(ValueError, match="'name'"):
         optim.SGD().load_state_dict({"slots": {}})
-    with pytest.raises(ValueError, match="Adam.*RMSprop.*SGD"):
-        optim.from_state_dict({**state, "name": "Adagrad"})
+    with pytest.raises(ValueError, match="Adagrad.*Adam.*RMSprop.*SGD"):
+        optim.from_state_dict({**state, "name": "Lamb"})
 
     # keys and shapes are checked against the parameters on the next step, before any update
     before = {k: xpnet.to_numpy(v).copy() for k, v in params.items()}
@@ -415,8 +601,9 @@ def test_get():
     assert (sgd.lr, sgd.momentum) == (0.5, 0.9)
     assert optim.get(sgd) is sgd
     assert optim.get("adamw").weight_decay == 0.01
-    with pytest.raises(ValueError, match="adam.*adamw.*rmsprop.*sgd"):
-        optim.get("adagrad")
+    assert isinstance(optim.get("adagrad"), optim.Adagrad)
+    with pytest.raises(ValueError, match="adagrad.*adam.*adamw.*rmsprop.*sgd"):
+        optim.get("lamb")
     with pytest.raises(ValueError, match="adam"):
         optim.get(None)
     with pytest.raises(ValueError, match="lr"):

@@ -15,52 +15,43 @@ into the optimizer's state.
 ``params`` and ``grads`` are dicts ``name -> array`` with the same keys, shapes and dtype. The
 update formulas are PyTorch's (``torch.optim``), written once against the Array API:
 hyperparameters are Python floats (weak scalars, so float32 stays float32), the state (momentum
-buffers, Adam's moments) is created on the first step with ``zeros_like`` in the parameters' dtype
-and on their device, and nothing is ever copied to the host. ``opt.lr`` is a plain Python float
-that a schedule may change between steps.
+buffers, Adam's moments) is created on the first step, filled with each slot's initial value, in
+the parameters' dtype and on their device, and nothing is ever copied to the host. ``opt.lr`` is a
+plain Python float that a schedule may change between steps.
 
-Schedules are per-epoch functions of the epoch: ``lr = schedule(epoch, base_lr)``
-(:class:`StepLR`, :class:`ExponentialLR`, :class:`CosineAnnealingLR`), or, for
-:class:`ReduceLROnPlateau`, a small state machine fed one metric per epoch:
-``lr = plateau.update(val_loss, lr)``.
+Each optimizer is one class: its hyperparameters, slots, whether its update is elementwise and its
+registry name are declared on it (see :class:`Optimizer`); :data:`OPTIMIZERS` maps the names to the
+classes. The learning-rate schedules live in :mod:`xpnet.schedules` and are importable from here.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import inspect
 import math
+import os
 from collections.abc import Mapping
-from numbers import Integral
 
 import array_api_compat
 
 from . import backend as _backend
 from .functional import at_most, namespace
+from .schedules import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    ReduceLROnPlateau,
+    Schedule,
+    StepLR,
+    _integer,
+    _non_negative,
+    _number,
+    _positive,
+)
 
 # Elements per block of a large parameter's update (256 KiB of float32): see Optimizer.step.
 BLOCK = 1 << 16
 
 # -- argument checks ------------------------------------------------------------------------------
-
-
-def _number(name: str, value, expected: str, ok) -> float:
-    """``value`` as a Python float when it is a finite number satisfying ``ok``; else ValueError."""
-    if not _backend.is_finite_number(value) or not ok(float(value)):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return float(value)
-
-
-def _integer(name: str, value, minimum: int) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _non_negative(name, value):
-    return _number(name, value, "a finite number >= 0", lambda v: v >= 0.0)
-
-
-def _positive(name, value):
-    return _number(name, value, "a finite number > 0", lambda v: v > 0.0)
 
 
 def _unit(name, value):
@@ -75,13 +66,6 @@ def _flag(name, value):
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, got {value!r}")
     return value
-
-
-_CHECKS = {
-    "lr": _non_negative, "momentum": _non_negative, "eps": _non_negative,
-    "weight_decay": _non_negative, "beta1": _unit, "beta2": _unit, "rho": _unit,
-    "nesterov": _flag, "clip_norm": _clip_norm,
-}
 
 
 # -- gradient clipping ----------------------------------------------------------------------------
@@ -137,17 +121,58 @@ def _copy(x):
     return array_api_compat.array_namespace(x).asarray(x, copy=True)
 
 
-class Optimizer:
-    """Base class: checks, gradient clipping, weight decay, lazily created state, state_dict.
+OPTIMIZERS: dict[str, type] = {}  # registry name -> class, filled by Optimizer.__init_subclass__
 
-    A subclass names its hyperparameters in ``super().__init__(**hyper)``, lists its per-parameter
-    state arrays in ``slot_names`` and implements ``_update(p, g, state, xp=)``: the update of one
-    parameter ``p`` from its gradient ``g`` (weight decay already applied, clipping too) and its
-    ``state`` (``slot name -> array`` shaped like ``p``), returning the new ``p``. Written with
-    in-place operators, it changes ``p`` and the state arrays where arrays are writeable; it must
-    also store every state array back (``state["m"] = m``) and return ``p``, which is how the update
-    reaches immutable arrays (JAX), where the operators rebind names.
-    ``self.iterations`` is the step number ``t`` (1 on the first step).
+
+_POOL: list = []  # [pid, ThreadPoolExecutor or None], made on first use in each process
+
+
+def _run(update, blocks) -> None:
+    """``update(block)`` for every block, on up to 4 threads where the process has the cores.
+
+    The blocks are disjoint rows of elementwise updates, so the order and the thread do not change
+    a bit of the result; NumPy's elementwise loops release the GIL, so two cores update two blocks
+    at once (PyTorch's CPU kernels are multi-threaded likewise)."""
+    if not _POOL or _POOL[0] != os.getpid():  # a forked child has none of its parent's threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        threads = min(4, cores or 1)
+        _POOL[:] = [os.getpid(), concurrent.futures.ThreadPoolExecutor(threads, "xpnet-optim")
+                    if threads > 1 else None]
+    if _POOL[1] is None or len(blocks) < 2:
+        for block in blocks:
+            update(block)
+    else:
+        for _ in _POOL[1].map(update, blocks):  # waits for every block; re-raises their errors
+            pass
+
+
+class Optimizer:
+    """Base class: declared and checked hyperparameters, clipping, weight decay, lazily created
+    state, state_dict.
+
+    A subclass declares, on the class:
+
+    * ``hyperparameters``: ``{name: (default, check)}`` in signature order, where
+      ``check(name, value)`` returns the value as stored or raises ``ValueError`` naming it. The
+      constructor's signature is made from it (``inspect.signature(SGD)`` shows it), and an
+      unknown name is a ``TypeError`` listing the declared ones.
+    * ``slots(self) -> {slot name: initial value}``: the per-parameter state arrays, each created
+      shaped like its parameter and filled with its initial value on the first step.
+    * ``elementwise``: True when element ``i`` of the update depends only on element ``i`` of the
+      parameter, gradient and state. Only then may a large parameter be updated a block of rows at
+      a time (see :meth:`step`); a per-tensor rule (a norm of ``g``, as LARS or LAMB) leaves it
+      False, the default.
+    * ``name``: a lower-case name registers the class in :data:`OPTIMIZERS` (``get(name)``,
+      ``xpnet train --optimizer``, the file format and the tests read that registry).
+
+    and implements ``_update(p, g, state, xp=)``: the update of one parameter ``p`` from its
+    gradient ``g`` (weight decay already applied, clipping too) and its ``state`` (``slot name ->
+    array`` shaped like ``p``), returning the new ``p``. Written with in-place operators, it
+    changes ``p`` and the state arrays where arrays are writeable; it must also store every state
+    array back (``state["m"] = m``) and return ``p``, which is how the update reaches immutable
+    arrays (JAX), where the operators rebind names. Coefficients that change between steps come
+    from ``_scalars()`` through ``self._k``. ``self.iterations`` is the step number ``t`` (1 on
+    the first step). A cross-check between hyperparameters goes in ``_check_hyper()``.
 
     Attributes
     ----------
@@ -157,15 +182,37 @@ class Optimizer:
         Steps taken so far.
     """
 
+    hyperparameters: dict = {}
+    elementwise = False
+    name: str | None = None
     decoupled_weight_decay = False  # True: p ← p·(1 − lr·wd) (AdamW); False: g ← g + wd·p (L2)
+    weight_decay = 0.0  # for optimizers that declare no weight_decay (or clip_norm)
+    clip_norm = None
 
-    def __init__(self, **hyper):
-        for name, value in hyper.items():
-            setattr(self, name, _CHECKS[name](name, value))
-        self._hyper_names = tuple(hyper)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = inspect.Signature([
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+            for name, (default, _) in cls.hyperparameters.items()])
+        if cls.__dict__.get("name"):
+            OPTIMIZERS[cls.name] = cls
+
+    def __init__(self, *args, **kwargs):
+        cls, declared = type(self), type(self).hyperparameters
+        try:
+            given = inspect.signature(cls).bind(*args, **kwargs).arguments
+        except TypeError as error:  # Python's own message, plus what the class takes
+            raise TypeError(f"{cls.__name__}(): {error}; its hyperparameters are "
+                            f"{', '.join(declared) or 'none'}") from None
+        for name, (default, check) in declared.items():
+            setattr(self, name, check(name, given.get(name, default)))
+        self._check_hyper()
         self.iterations = 0
         self._state: dict[str, dict] = {}  # parameter name -> {slot name -> array}
         self._pending: dict | None = None  # loaded state, adopted on the next step
+
+    def _check_hyper(self) -> None:
+        """Checks across hyperparameters (each one alone is checked by its declared check)."""
 
     @property
     def lr(self) -> float:
@@ -178,12 +225,23 @@ class Optimizer:
     @property
     def hyper(self) -> dict:
         """The hyperparameters, as Python floats and bools (``None`` for no clipping)."""
-        return {name: getattr(self, name) for name in self._hyper_names}
+        return {name: getattr(self, name) for name in type(self).hyperparameters}
+
+    def slots(self) -> dict:
+        """``{slot name: initial value}`` of the per-parameter state arrays (Adam:
+        ``{"m": 0.0, "v": 0.0}``); may depend on the hyperparameters."""
+        return {}
 
     @property
     def slot_names(self) -> tuple:
         """Names of the per-parameter state arrays (e.g. ``("m", "v")`` for Adam)."""
-        return ()
+        return tuple(self.slots())
+
+    def _new_state(self, p, *, xp) -> dict:
+        """The state of parameter ``p`` before its first step: each slot filled with its initial
+        value, in ``p``'s dtype and on its device."""
+        return {name: xp.zeros_like(p) if value == 0.0 else xp.full_like(p, value)
+                for name, value in self.slots().items()}
 
     def _update(self, p, g, state, *, xp):
         raise NotImplementedError
@@ -208,10 +266,11 @@ class Optimizer:
         Nothing changes when the arguments are inconsistent: a missing or extra key, a wrong
         shape or dtype raise ``ValueError`` naming the key before any update.
 
-        On NumPy, a parameter larger than :data:`BLOCK` elements is updated a block of rows at a
-        time, so the update's temporaries are small: a temporary as large as the parameter is a fresh
-        mapping that the memory allocator faults in anew on every step (W2 with Adam: 1.6x the
-        GEMM bound whole, 1.26x in blocks). Elementwise, so the result is the same to the bit.
+        On NumPy, a parameter larger than :data:`BLOCK` elements of an optimizer whose update is
+        ``elementwise`` is updated a block of rows at a time, so the update's temporaries are
+        small: a temporary as large as the parameter is a fresh mapping that the memory allocator
+        faults in anew on every step. Elementwise, so the result is the same to the bit; a
+        per-tensor rule (``elementwise = False``) gets the whole parameter at once.
         """
         if params.keys() != grads.keys():
             missing = [k for k in params if k not in grads]
@@ -237,12 +296,13 @@ class Optimizer:
             grads = clip_grad_norm(grads, self.clip_norm)[0]
         # Row blocks pay on NumPy only (its temporaries are fresh pages from the allocator); on a
         # GPU each block is another ~10 kernel launches, so the whole parameter goes at once.
-        blocked = array_api_compat.is_numpy_namespace(xp)
+        blocked = self.elementwise and array_api_compat.is_numpy_namespace(xp)
+        blocks = []  # (p, g, state) row blocks of the large parameters, updated in place
         for key, p in params.items():
             g = grads[key]
             state = self._state.get(key)
             if state is None:
-                state = self._state[key] = {name: xp.zeros_like(p) for name in self.slot_names}
+                state = self._state[key] = self._new_state(p, xp=xp)
             size = math.prod(p.shape)
             if size <= BLOCK or not blocked:
                 new = self._decay_and_update(p, g, state, xp)
@@ -252,8 +312,9 @@ class Optimizer:
             n, rows = p.shape[0], max(1, BLOCK * p.shape[0] // size)
             for start in range(0, n, rows):
                 block = slice(start, min(start + rows, n))  # the standard leaves stops past n open
-                self._decay_and_update(p[block, ...], g[block, ...],
-                                       {name: a[block, ...] for name, a in state.items()}, xp)
+                blocks.append((p[block, ...], g[block, ...],
+                               {name: a[block, ...] for name, a in state.items()}))
+        _run(lambda job: self._decay_and_update(*job, xp), blocks)
 
     def _decay_and_update(self, p, g, state, xp):
         wd = self.weight_decay
@@ -277,11 +338,14 @@ class Optimizer:
         state = self._pending if self._pending is not None else self._state
         first = next((a for slots in state.values() for a in slots.values()), None)
         with _backend.device_context(first):  # CuPy copies onto the current device
-            return self._state_dict(state)
+            return self._state_dict(_copy)
 
-    def _state_dict(self, state) -> dict:
+    def _state_dict(self, keep) -> dict:
+        """:meth:`state_dict` with each slot array replaced by ``keep(array)`` (a copy there; the
+        fit loop's epoch snapshot may write it to a file instead)."""
+        state = self._pending if self._pending is not None else self._state
         return {"name": type(self).__name__, "hyper": self.hyper, "step": self.iterations,
-                "slots": {s: {k: _copy(v[s]) for k, v in state.items()} for s in self.slot_names}}
+                "slots": {s: {k: keep(v[s]) for k, v in state.items()} for s in self.slot_names}}
 
     def load_state_dict(self, state: Mapping) -> None:
         """Restore hyperparameters, step count and state from :meth:`state_dict`'s output.
@@ -289,8 +353,8 @@ class Optimizer:
         Slot arrays may be NumPy arrays or arrays of any backend: on the next :meth:`step` they are
         copied to the parameters' backend, device and dtype, and their keys and shapes are checked
         against the parameters then (``ValueError`` naming the key, before any update). Parameters
-        without saved state start from zeros. Everything else is checked here, before anything
-        changes.
+        without saved state start from their slots' initial values. Everything else is checked
+        here, before anything changes.
         """
         name = type(self).__name__
         if not isinstance(state, Mapping) or {"name", "hyper", "step", "slots"} - set(state):
@@ -300,8 +364,8 @@ class Optimizer:
             raise ValueError(f"state is for optimizer {state['name']!r}, this one is {name!r} "
                              "(xpnet.optim.from_state_dict(state) builds the right one)")
         hyper = state["hyper"]
-        if not isinstance(hyper, Mapping) or set(hyper) - set(self._hyper_names):
-            raise ValueError(f"state['hyper'] must map names among {list(self._hyper_names)} "
+        if not isinstance(hyper, Mapping) or set(hyper) - set(self.hyper):
+            raise ValueError(f"state['hyper'] must map names among {list(self.hyper)} "
                              f"to values, got {hyper!r}")
         checked = type(self)(**{**self.hyper, **hyper})  # validates, cross-checks included
         step = _integer("state['step']", state["step"], 0)
@@ -375,15 +439,18 @@ class SGD(Optimizer):
         p ← p − η d
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, clip_norm=None):
-        super().__init__(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-                         clip_norm=clip_norm)
+    name = "sgd"
+    hyperparameters = {"lr": (0.01, _non_negative), "momentum": (0.0, _non_negative),
+                       "nesterov": (False, _flag), "weight_decay": (0.0, _non_negative),
+                       "clip_norm": (None, _clip_norm)}
+    elementwise = True
+
+    def _check_hyper(self):
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov needs momentum > 0, got nesterov=True with momentum=0.0")
 
-    @property
-    def slot_names(self):
-        return ("b",) if self.momentum else ()
+    def slots(self):
+        return {"b": 0.0} if self.momentum else {}
 
     def _update(self, p, g, state, *, xp):
         if self.momentum:
@@ -421,23 +488,31 @@ class Adam(Optimizer):
         m ← β₁ m + (1 − β₁) g
         v ← β₂ v + (1 − β₂) g²
         p ← p − η / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+          = p − η √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε √(1 − β₂ᵗ))    (as computed)
+
+    torch.optim's form, computed as the second line (the same up to rounding; one array pass less).
     """
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                 clip_norm=None):
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                         clip_norm=clip_norm)
+    name = "adam"
+    hyperparameters = {"lr": (0.001, _non_negative), "beta1": (0.9, _unit), "beta2": (0.999, _unit),
+                       "eps": (1e-8, _non_negative), "weight_decay": (0.0, _non_negative),
+                       "clip_norm": (None, _clip_norm)}
+    elementwise = True
 
-    @property
-    def slot_names(self):
-        return ("m", "v")
+    def slots(self):
+        return {"m": 0.0, "v": 0.0}
 
     def _scalars(self):
         t = self.iterations
-        return {**super()._scalars(), "c2": math.sqrt(1.0 - self.beta2 ** t),
-                "c1": self.lr / (1.0 - self.beta1 ** t)}
+        c2 = math.sqrt(1.0 - self.beta2 ** t)
+        return {**super()._scalars(), "eps_hat": self.eps * c2,
+                "step_size": self.lr * c2 / (1.0 - self.beta1 ** t)}
 
     def _update(self, p, g, state, *, xp):
+        # 12 passes over the parameter's elements (8 writes), each a NumPy call: torch.optim's
+        # foreach Adam makes 7 (lerp, mul, addcmul, sqrt, div, add, addcdiv), fusing what NumPy
+        # cannot. Dividing √v by √(1 − β₂ᵗ) is folded into ε̂ and the step size (one pass less);
+        # on NumPy the row blocks of a large parameter run on two threads (see Optimizer.step).
         m, v = state["m"], state["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g
@@ -447,10 +522,9 @@ class Adam(Optimizer):
         v += G
         state["m"], state["v"] = m, v
         denom = xp.sqrt(v)
-        denom /= self._k["c2"]  # √(1 − β₂ᵗ)
-        denom += self.eps
+        denom += self._k["eps_hat"]  # ε √(1 − β₂ᵗ)
         update = m / denom
-        update *= self._k["c1"]  # η / (1 − β₁ᵗ)
+        update *= self._k["step_size"]  # η √(1 − β₂ᵗ) / (1 − β₁ᵗ)
         p -= update
         return p
 
@@ -472,12 +546,9 @@ class AdamW(Adam):
         p ← p − η / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
     """
 
+    name = "adamw"
+    hyperparameters = {**Adam.hyperparameters, "weight_decay": (0.01, _non_negative)}
     decoupled_weight_decay = True
-
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
-                 clip_norm=None):
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                         clip_norm=clip_norm)
 
 
 class RMSprop(Optimizer):
@@ -508,14 +579,14 @@ class RMSprop(Optimizer):
         p ← p − η g / (√v + ε)                          (μ = 0)
     """
 
-    def __init__(self, lr=0.01, rho=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
-                 clip_norm=None):
-        super().__init__(lr=lr, rho=rho, eps=eps, momentum=momentum, weight_decay=weight_decay,
-                         clip_norm=clip_norm)
+    name = "rmsprop"
+    hyperparameters = {"lr": (0.01, _non_negative), "rho": (0.99, _unit),
+                       "eps": (1e-8, _non_negative), "momentum": (0.0, _non_negative),
+                       "weight_decay": (0.0, _non_negative), "clip_norm": (None, _clip_norm)}
+    elementwise = True
 
-    @property
-    def slot_names(self):
-        return ("v", "b") if self.momentum else ("v",)
+    def slots(self):
+        return {"v": 0.0, "b": 0.0} if self.momentum else {"v": 0.0}
 
     def _update(self, p, g, state, *, xp):
         v = state["v"]
@@ -534,12 +605,62 @@ class RMSprop(Optimizer):
         return p
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi, Hazan & Singer, 2011), as ``torch.optim.Adagrad``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate η ≥ 0.
+    lr_decay : float
+        Decay δ ≥ 0 of the learning rate with the step number.
+    weight_decay : float
+        L2 penalty λ ≥ 0, added to the gradient.
+    initial_accumulator_value : float
+        Starting value s₀ ≥ 0 of every element of the sum of squared gradients.
+    eps : float
+        ε ≥ 0, added outside the square root.
+    clip_norm : float or None
+        Clip the gradients to this global norm first (:func:`clip_grad_norm`).
+
+    Notes
+    -----
+    At step ``t = 1, 2, ...``, for each parameter ``p`` with gradient ``g`` (``s`` has ``p``'s
+    shape, filled with s₀ at first)::
+
+        g ← g + λ p
+        s ← s + g²
+        p ← p − η / (1 + (t − 1) δ) · g / (√s + ε)
+    """
+
+    name = "adagrad"
+    hyperparameters = {"lr": (0.01, _non_negative), "lr_decay": (0.0, _non_negative),
+                       "weight_decay": (0.0, _non_negative),
+                       "initial_accumulator_value": (0.0, _non_negative),
+                       "eps": (1e-10, _non_negative), "clip_norm": (None, _clip_norm)}
+    elementwise = True
+
+    def slots(self):
+        return {"sum": self.initial_accumulator_value}
+
+    def _scalars(self):
+        return {**super()._scalars(),
+                "clr": self.lr / (1.0 + (self.iterations - 1) * self.lr_decay)}
+
+    def _update(self, p, g, state, *, xp):
+        s = state["sum"]
+        s += g * g
+        state["sum"] = s
+        std = xp.sqrt(s)
+        std += self.eps
+        p -= self._k["clr"] * (g / std)
+        return p
 
 
 def get(optimizer, **kwargs) -> Optimizer:
-    """An optimizer from its name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``; any case)
-    built with ``kwargs``, or ``optimizer`` itself when it already is one (then no kwargs)."""
+    """An optimizer from its name in :data:`OPTIMIZERS` (``"sgd"``, ``"adam"``, ``"adamw"``,
+    ``"rmsprop"``, ``"adagrad"``; any case) built with ``kwargs``, or ``optimizer`` itself when it
+    already is one (then no kwargs)."""
     if isinstance(optimizer, Optimizer):
         if kwargs:
             raise ValueError(f"keyword arguments {sorted(kwargs)} apply only to an optimizer "
@@ -564,139 +685,8 @@ def from_state_dict(state: Mapping) -> Optimizer:
     return optimizer
 
 
-# -- learning-rate schedules ----------------------------------------------------------------------
-
-
-class Schedule:
-    """Base class: ``schedule(epoch, base_lr) -> lr``, a pure function of the epoch (from 0)."""
-
-    def __call__(self, epoch: int, base_lr: float) -> float:
-        return self._lr(_integer("epoch", epoch, 0), _non_negative("base_lr", base_lr))
-
-    def _lr(self, epoch: int, base_lr: float) -> float:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({args})"
-
-
-class StepLR(Schedule):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
-
-    ``lr(epoch) = base_lr · gamma ** (epoch // step_size)``, as ``torch.optim.lr_scheduler.StepLR``.
-    """
-
-    def __init__(self, step_size: int, gamma: float = 0.1):
-        self.step_size = _integer("step_size", step_size, 1)
-        self.gamma = _positive("gamma", gamma)
-
-    def _lr(self, epoch, base_lr):
-        return base_lr * self.gamma ** (epoch // self.step_size)
-
-
-class ExponentialLR(Schedule):
-    """Multiply the learning rate by ``gamma`` every epoch.
-
-    ``lr(epoch) = base_lr · gamma ** epoch``, as ``torch.optim.lr_scheduler.ExponentialLR``.
-    """
-
-    def __init__(self, gamma: float):
-        self.gamma = _positive("gamma", gamma)
-
-    def _lr(self, epoch, base_lr):
-        return base_lr * self.gamma ** epoch
-
-
-class CosineAnnealingLR(Schedule):
-    """Cosine annealing from ``base_lr`` at epoch 0 to ``eta_min`` at epoch ``T_max``.
-
-    ``lr(epoch) = eta_min + (base_lr − eta_min) · (1 + cos(π · epoch / T_max)) / 2``, PyTorch's
-    closed form; past ``T_max`` the cosine continues (back up to ``base_lr`` at ``2 · T_max``).
-    """
-
-    def __init__(self, T_max: int, eta_min: float = 0.0):  # noqa: N803 (PyTorch's name)
-        self.T_max = _integer("T_max", T_max, 1)
-        self.eta_min = _non_negative("eta_min", eta_min)
-
-    def _lr(self, epoch, base_lr):
-        cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
-        return self.eta_min + (base_lr - self.eta_min) * cosine
-
-
-class ReduceLROnPlateau:
-    """Reduce the learning rate when a metric stops improving (PyTorch's rule, Keras' names).
-
-    Parameters
-    ----------
-    factor : float
-        Multiplier in (0, 1) applied to the learning rate on a plateau.
-    patience : int
-        Epochs without improvement tolerated: the rate is cut on the ``patience + 1``-th
-        consecutive one (as PyTorch; Keras cuts one epoch earlier).
-    min_delta : float
-        An improvement must beat the best value so far by more than this (absolute) amount.
-    cooldown : int
-        Epochs after a cut during which bad epochs are not counted.
-    min_lr : float
-        The rate is never cut below this.
-    mode : {"min", "max"}
-        Whether the metric should decrease (a loss) or increase (an accuracy).
-
-    Examples
-    --------
-    >>> plateau = ReduceLROnPlateau(factor=0.5, patience=1)
-    >>> lr = 0.1
-    >>> for val_loss in [1.0, 0.9, 0.95, 0.93, 0.8]:
-    ...     lr = plateau.update(val_loss, lr)
-    >>> lr
-    0.05
-    """
-
-    def __init__(self, factor: float = 0.1, patience: int = 10, min_delta: float = 1e-4,
-                 cooldown: int = 0, min_lr: float = 0.0, mode: str = "min"):
-        self.factor = _number("factor", factor, "a number in (0, 1)", lambda v: 0.0 < v < 1.0)
-        self.patience = _integer("patience", patience, 0)
-        self.min_delta = _non_negative("min_delta", min_delta)
-        self.cooldown = _integer("cooldown", cooldown, 0)
-        self.min_lr = _non_negative("min_lr", min_lr)
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        self.mode = mode
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
-
-    def update(self, metric: float, lr: float) -> float:
-        """Record this epoch's ``metric``; return the learning rate for the next epoch.
-
-        A NaN metric counts as no improvement.
-        """
-        metric, lr = float(metric), _non_negative("lr", lr)
-        if self.mode == "min":
-            improved = metric < self.best - self.min_delta
-        else:
-            improved = metric > self.best + self.min_delta
-        if improved:
-            self.best, self.num_bad_epochs = metric, 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:
-            lr = min(lr, max(lr * self.factor, self.min_lr))  # never raised to min_lr
-            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-        return lr
-
-    def __repr__(self) -> str:
-        return (f"ReduceLROnPlateau(factor={self.factor}, patience={self.patience}, "
-                f"min_delta={self.min_delta}, cooldown={self.cooldown}, min_lr={self.min_lr}, "
-                f"mode={self.mode!r})")
-
-
 __all__ = [
-    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "OPTIMIZERS", "Optimizer",
-    "RMSprop", "ReduceLROnPlateau", "Schedule", "StepLR", "clip_grad_norm", "from_state_dict",
-    "get",
+    "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "OPTIMIZERS",
+    "Optimizer", "RMSprop", "ReduceLROnPlateau", "Schedule", "StepLR", "clip_grad_norm",
+    "from_state_dict", "get",
 ]
