@@ -91,6 +91,8 @@ def test_sklearns_test_mlp_passes_on_xpnet(backend, tmp_path):
     (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # not our pyproject's
     env = {**os.environ, "XPNET_BACKEND": backend.name}  # PYTHONPATH and the rest kept
+    if backend.name == "jax":  # their float64 tests: x64 on, as our conftest does in this process
+        env["JAX_ENABLE_X64"] = "1"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "sklearn.conftest",
          "-c", str(tmp_path / "pytest.ini"), "--junitxml", str(tmp_path / "report.xml"),
