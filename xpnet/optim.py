@@ -191,9 +191,19 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.__signature__ = inspect.Signature([
-            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-            for name, (default, _) in cls.hyperparameters.items()])
+        declared = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+                    for name, (default, _) in cls.hyperparameters.items()]
+        cls.__signature__ = inspect.Signature(declared)
+        if "__init__" not in cls.__dict__:  # its own, so that help() and the docs show the names
+
+            def __init__(self, *args, **kwargs):
+                Optimizer.__init__(self, *args, **kwargs)
+
+            self_ = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            __init__.__signature__ = inspect.Signature([self_, *declared])
+            __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+            __init__.__doc__ = f"Check and store the hyperparameters of {cls.__name__}."
+            cls.__init__ = __init__
         if cls.__dict__.get("name"):
             OPTIMIZERS[cls.name] = cls
 
