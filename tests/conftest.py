@@ -17,6 +17,7 @@ if os.environ.get("XPNET_BACKEND") == "jax":  # the suite tests float64 too: JAX
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    os.environ["JAX_ENABLE_X64"] = "1"  # and in the processes the tests start (dask workers, the CLI)
 
 
 def _backend_names():
