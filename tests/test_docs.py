@@ -41,7 +41,8 @@ TOP_COMMANDS = """\
 python3 -m venv .venv && . .venv/bin/activate && pip install ".[plot,progress]" && xpnet train
 
 # 2. install and pass the tests: one session per backend (numpy, array_api_strict, torch, the CuPy stand-in; \
-cupy skips without a GPU), the GPU-script rehearsal, lint, the docs site (warnings are errors), and the wheel built and installed
+cupy skips without a GPU), the GPU-script rehearsal, lint, the docs site (warnings are errors), \
+and the wheel built and installed
 python3 -m pip install nox && python3 -m nox
 """
 # The blocks run with no XPNET_* variable set, so a session's backend changes nothing for them: they
