@@ -29,14 +29,30 @@ def test_sigmoid_keeps_its_relative_accuracy_in_both_tails(backend, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sigmoid_and_softplus_are_exact_at_extreme_logits(backend, dtype):
-    big = float(np.finfo(dtype).max)
+    big, tiny = float(np.finfo(dtype).max), float(np.finfo(dtype).smallest_normal)
     z = backend.asarray(np.array([-big, -1e4, 1e4, big]), dtype)
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # (exp underflows to 0: fine)
         s = xpnet.to_numpy(functional.sigmoid(z, xp=backend.xp))
         sp, s2 = map(xpnet.to_numpy, functional.softplus_and_sigmoid(z, xp=backend.xp))
-    np.testing.assert_array_equal(s, [0.0, 0.0, 1.0, 1.0])
-    np.testing.assert_array_equal(s2, s)
+    # sigmoid's exponent stops at −log(tiny): a true σ below the normal numbers comes out as about
+    # tiny (a hair under it, subnormal: 0 on XLA:CPU, which flushes subnormals to zero)
+    assert np.all((0.0 <= s[:2]) & (s[:2] <= 2 * tiny)) and np.all(s[2:] == 1.0)
+    np.testing.assert_array_equal(s2, [0.0, 0.0, 1.0, 1.0])
     np.testing.assert_array_equal(sp, np.array([0.0, 0.0, 1e4, big], dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_below_the_normal_numbers_is_tiny_and_never_overflows(backend, dtype):
+    tiny = float(np.finfo(dtype).smallest_normal)
+    edge = -np.log(tiny)  # 87.3 in float32: σ(−edge) = tiny
+    z = np.array([-edge - 50.0, -edge - 1.0, -edge + 1e-3, -edge + 1.0, -edge + 5.0], dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = xpnet.to_numpy(functional.sigmoid(backend.asarray(z, dtype), xp=backend.xp))
+    with np.errstate(over="ignore"):  # float64's own reference overflows to inf: σ = 0, right
+        expected = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))  # of the logits the dtype holds
+    assert np.all(got >= 0.0) and np.all(np.abs(got - expected) <= 2 * tiny)
+    normal = expected >= tiny
+    np.testing.assert_allclose(got[normal], expected[normal], rtol=ULPS[dtype], atol=0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -8,6 +8,8 @@ mixed signs costs several times an ``exp``.
 
 from __future__ import annotations
 
+import math
+
 import array_api_compat
 
 from .backend import device_context, device_id
@@ -26,20 +28,34 @@ def namespace(x):
 
 
 def sigmoid(Z, *, xp):
-    """σ(z) = e^min(z, 0) / (1 + e^(−|z|)), to a few ulps and without overflow.
+    """σ(z) = 1 / (1 + e^(−z)), to a few ulps wherever σ(z) is a normal number, without overflow.
 
-    Both exponents are ≤ 0, so nothing overflows for any finite z; for z ≥ 0 the numerator is 1,
-    for z < 0 this is e^z / (1 + e^z). Unlike ``0.5 (1 + tanh(z/2))`` it keeps its relative
-    accuracy for tiny probabilities (σ(−80) ≈ 1.8e-35 in float32, not 0).
+    The exponent is capped at ``−log(tiny)`` (``tiny``: the dtype's smallest normal number, 87.3
+    in float32): below z = log(tiny) the true σ(z) is subnormal and this returns about ``tiny``
+    instead (or 0, where the library flushes subnormals), so ``e^(−z)`` never overflows (no inf,
+    no NumPy warning). Unlike
+    ``0.5 (1 + tanh(z/2))`` it keeps its relative accuracy for tiny probabilities (σ(−80) ≈
+    1.8e-35 in float32, not 0); unlike ``e^min(z, 0) / (1 + e^(−|z|))`` it takes one exponential,
+    not two (5 array operations instead of 7, about half the time on NumPy).
     """
-    zero = constant(0.0, (), Z, xp=xp)
-    N = xp.minimum(Z, zero)
-    D = N - xp.maximum(Z, zero)  # −|z|, exactly (one of the two is 0)
-    D = xp.exp(D)
-    D += 1.0
-    N = xp.exp(N)
-    N /= D
-    return N
+    E = xp.minimum(-Z, constant(_log_huge(Z.dtype, xp), (), Z, xp=xp))
+    E = xp.exp(E)
+    E += 1.0
+    return 1.0 / E
+
+
+_LOG_HUGE: dict = {}
+
+
+def _log_huge(dtype, xp) -> float:
+    """``−log(tiny)`` of a float dtype, the largest exponent :func:`sigmoid` takes (cached; keyed
+    with the dtype's type, as array-api-strict's dtypes warn when compared with NumPy's)."""
+    key = (type(dtype), dtype)
+    try:
+        return _LOG_HUGE[key]
+    except KeyError:
+        bound = _LOG_HUGE[key] = -math.log(float(xp.finfo(dtype).smallest_normal))
+        return bound
 
 
 def softplus_and_sigmoid(Z, *, xp):
