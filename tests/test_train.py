@@ -474,3 +474,19 @@ def test_twenty_epochs_give_numpys_history_on_every_backend(backend, dtype, monk
     for key in ours:
         np.testing.assert_allclose(ours[key], reference[key], rtol=rtol, atol=rtol)
     assert reference["loss"][-1] < 0.8 * reference["loss"][0]
+
+
+@pytest.mark.parametrize("size", ["small", "large"])  # joined into one check, or one per array
+def test_the_epoch_finiteness_check_sees_one_bad_element_in_any_array(backend, size):
+    from xpnet import train as _train
+
+    n = 4 if size == "small" else _train._JOIN_ELEMENTS
+    shapes = [(n, 3), (3,), (3, 1), (1,)]
+    for index, shape in enumerate(shapes):
+        for bad in (np.nan, np.inf, -np.inf):
+            arrays = [np.ones(s) for s in shapes]
+            arrays[index].reshape(-1)[-1] = bad
+            arrays = [backend.asarray(a, "float64") for a in arrays]
+            assert not bool(_train._all_finite(arrays, xp=backend.xp)), (shape, bad)
+    assert bool(_train._all_finite([backend.asarray(np.ones(s), "float64") for s in shapes],
+                                   xp=backend.xp))

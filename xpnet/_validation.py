@@ -60,6 +60,8 @@ def _first_non_finite(A, name: str) -> str | None:
     Checked a block of rows at a time: the mask of a block is small, where the mask of a large
     ``X`` would be the largest array training allocates.
     """
+    if type(A) is np.ndarray and A.size <= _BLOCK and np.isfinite(A).all():
+        return None  # the common case on the host, in one pass and ~2 µs less than below
     xp = namespace(A)
     m, row = A.shape[0], math.prod(A.shape[1:])
     rows = max(1, _BLOCK // max(row, 1))
@@ -131,7 +133,7 @@ def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):
         raise ValueError(f"{name} must be 1-D (m,) or 2-D (m, outputs); got shape {tuple(y.shape)}")
     if y.shape[0] != m:
         raise ValueError(f"X has {m} samples but {name} has {y.shape[0]}")
-    if namespace(y).isdtype(y.dtype, "real floating"):
+    if (y.dtype.kind == "f") if is_numpy_array(y) else namespace(y).isdtype(y.dtype, "real floating"):
         check_finite(y, name)
     y = backend.asarray(y, name=name)
     xp = backend.xp

@@ -469,6 +469,9 @@ class Backend:
         xp = self.xp
         if dtype is not None:
             self._require(dtype)
+        if self.name == "numpy" and type(x) is np.ndarray and x.dtype.kind in "biuf" \
+                and x.flags.writeable:  # already here: what the general path returns, ~5 µs sooner
+            return x if dtype is None else x.astype(dtype_name(dtype), copy=False)
         if array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x):
             if array_api_compat.array_namespace(x) is not xp:
                 raise TypeError(

@@ -241,6 +241,11 @@ def gradcheck(model: Sequential, loss: str | _losses.Loss, X: Any, y: Any,
     return errors
 
 
+def _passthrough(layer) -> bool:
+    kind = layer_kind(layer)
+    return kind != "custom" and LAYERS[kind].passthrough
+
+
 def check_model(model, loss: _losses.Loss) -> None:
     """Refuse a loss on probabilities for a model whose outputs cannot be probabilities.
 
@@ -253,13 +258,12 @@ def check_model(model, loss: _losses.Loss) -> None:
     if type(loss) not in (_losses.BinaryCrossEntropy, _losses.CrossEntropy) or loss.from_logits:
         return
     last = model
-    while isinstance(last, Sequential):
-        layers = [layer for layer in last.layers
-                  if layer_kind(layer) == "custom" or not LAYERS[layer_kind(layer)].passthrough]
-        if not layers:
+    while isinstance(last, Sequential):  # the last layer that is not looked through, from the end
+        last = next((layer for layer in reversed(last.layers) if not _passthrough(layer)), None)
+        if last is None:
             return
-        last = layers[-1]
-    if layer_kind(last) == "custom" or LAYERS[layer_kind(last)].probabilities:
+    kind = layer_kind(last)
+    if kind == "custom" or LAYERS[kind].probabilities:
         return
     binary = type(loss) is _losses.BinaryCrossEntropy
     output, cls = ("sigmoid", "BinaryCrossEntropy") if binary else ("softmax", "CrossEntropy")
