@@ -370,6 +370,7 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
         cb.model, cb.optimizer, cb.history, cb.state = model, optimizer, history, state
     for cb in callbacks:
         cb.on_train_begin({})
+    snapshot = _Snapshot()
     try:
         with _interrupts_at_step_boundaries() as check_interrupt:
             for epoch in range(initial_epoch, epochs):
@@ -378,7 +379,7 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
                     cb.on_epoch_begin(epoch, {})
                 with _quiet_numerics():
                     logs = _epoch(model, loss, optimizer, train, batch_size, shuffle, random,
-                                  epoch, metric_fns, callbacks, check_interrupt)
+                                  epoch, metric_fns, callbacks, check_interrupt, snapshot)
                     if val is not None:
                         logs.update({f"val_{k}": v for k, v in
                                      _evaluate(model, loss, val, batch_size, metric_fns).items()})
@@ -392,6 +393,7 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
                     state.stop_training = model.stop_training = True
                     break
     finally:
+        snapshot.close()
         for cb in callbacks:
             cb.on_train_end({})
     return history
@@ -449,10 +451,10 @@ def _random_sources(model, random):
 
 
 def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, metric_fns,
-           callbacks, check_interrupt):
+           callbacks, check_interrupt, snapshot):
     xp = model.backend.xp
     size = train.m if batch_size is None else batch_size
-    snapshot = _snapshot(model, optimizer, random)
+    snapshot.take(model, optimizer, _random_sources(model, random))
     network, head = fuse(model, loss)
     perm = _permutation(random, train.m, size, shuffle)
     total = 0.0
@@ -497,13 +499,13 @@ def _state_arrays(model, optimizer) -> list:
     return [*_param_arrays(model), *(a for per_key in slots for a in per_key.values())]
 
 
-def _param_arrays(layer) -> list:
-    """``list(layer.params.values())``, without building a Sequential's flat dict of named
+def _param_arrays(model) -> list:
+    """``list(model.params.values())``, without building a Sequential's flat dict of named
     parameters (a few µs a call: twice an epoch, a tiny network's budget)."""
-    layers = getattr(layer, "layers", None)
+    layers = getattr(model, "layers", None)
     if layers is None:
-        return list(layer.params.values())
-    return [a for sub in layers for a in _param_arrays(sub)]
+        return list(model.params.values())
+    return [a for layer in layers for a in layer.params.values()]
 
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: jitted step}
@@ -626,36 +628,64 @@ def _float_bytes(dtype, xp) -> int:
     return _FLOAT_BYTES[key]
 
 
-def _snapshot(model, optimizer, random):
-    return _Snapshot(model, optimizer, _random_sources(model, random))
-
-
 class _Snapshot:
     """What a replay of the epoch starts from: the parameters, the optimizer state and the random
-    states at the epoch's start.
+    states at the epoch's start. One per ``fit``, taken again at each epoch's start (:meth:`take`).
 
-    Up to :data:`_SPILL_BYTES` of arrays are kept as copies where they are. A larger snapshot
+    Up to :data:`_SPILL_BYTES` of arrays are kept as copies where they are; on a writeable backend
+    the next epoch copies into the same buffers (``buffer[...] = array``: a tiny network's epoch
+    is one step, and a fresh copy per array costs several times more on NumPy). A larger snapshot
     (Adam's state is twice the parameters: a copy of both is 3x the parameters) is written, one
-    array at a time and with no copy on the CPU, to an unnamed temporary file, and read back only
-    by a replay after a divergence: training then holds no second copy of its state, on the CPU or
-    on a GPU, at the price of one sequential write per epoch (W2: 7.7 MiB, a few ms an epoch).
+    array at a time and with no copy on the CPU, to an unnamed temporary file, rewritten each
+    epoch and read back only by a replay after a divergence: training then holds no second copy
+    of its state, on the CPU or on a GPU, at the price of one sequential write per epoch (W2:
+    7.7 MiB, a few ms an epoch).
     """
 
-    def __init__(self, model, optimizer, sources):
+    def __init__(self):
+        self.file, self.buffers = None, []
+
+    def take(self, model, optimizer, sources):
         xp = model.backend.xp
         size = sum(math.prod(a.shape) * _float_bytes(a.dtype, xp)
                    for a in _state_arrays(model, optimizer))
-        self.file, self.random = None, [source.state for source in sources]
+        self.random = [source.state for source in sources]
         if size > _SPILL_BYTES:
-            import tempfile
-
             try:
-                self.file = tempfile.TemporaryFile(prefix="xpnet-epoch-snapshot-")
+                if self.file is None:
+                    import tempfile
+
+                    self.file = tempfile.TemporaryFile(prefix="xpnet-epoch-snapshot-")
+                self.file.seek(0)
                 self._keep(model, optimizer, self._write)
+                self.file.truncate()
+                self.buffers = []
                 return
             except OSError:  # no writable temporary directory, a full disk: copies in memory
                 self.file = None
-        self._keep(model, optimizer, lambda x: xp.asarray(x, copy=True))
+        self._keep(model, optimizer, self._copier(model.backend))
+
+    def _copier(self, backend):
+        """``keep(array)``: a copy, into the last snapshot's buffer in the same place when the
+        backend's arrays can be written and the buffer has the array's shape and dtype."""
+        xp, old, self.buffers = backend.xp, iter(self.buffers), []
+
+        def keep(x):
+            buffer = next(old, None)
+            if backend.writeable and buffer is not None and buffer.shape == x.shape \
+                    and buffer.dtype == x.dtype:
+                buffer[...] = x
+            else:
+                buffer = xp.asarray(x, copy=True)
+            self.buffers.append(buffer)
+            return buffer
+
+        return keep
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+        self.file, self.buffers = None, []
 
     def _keep(self, model, optimizer, keep):
         self.params = [keep(v) for v in _param_arrays(model)]  # in model.params's order
