@@ -586,7 +586,7 @@ def _all_finite(arrays, *, xp):
     each ``&`` of two bool scalars costs ~0.1 µs where the stack costs ~10 µs."""
     if len(arrays) > 1 and all(a.dtype == arrays[0].dtype for a in arrays) \
             and sum(math.prod(a.shape) for a in arrays) <= _JOIN_ELEMENTS:
-        arrays = [xp.concat([xp.reshape(a, (-1,)) for a in arrays])]
+        arrays = [xp.concat(arrays, axis=None)]  # flattened and joined in one call
     flags = [xp.all(xp.isfinite(a)) for a in arrays]
     return functools.reduce(operator.and_, flags) if flags else True
 
@@ -632,9 +632,9 @@ class _Snapshot:
     """What a replay of the epoch starts from: the parameters, the optimizer state and the random
     states at the epoch's start. One per ``fit``, taken again at each epoch's start (:meth:`take`).
 
-    Up to :data:`_SPILL_BYTES` of arrays are kept as copies where they are; on a writeable backend
-    the next epoch copies into the same buffers (``buffer[...] = array``: a tiny network's epoch
-    is one step, and a fresh copy per array costs several times more on NumPy). A larger snapshot
+    Up to :data:`_SPILL_BYTES`, the arrays are kept where they are, joined into one flat copy by
+    one ``concat`` (a tiny network's epoch is one step, and on NumPy a copy per array costs more
+    than its share of the step), or copied one by one when their dtypes differ. A larger snapshot
     (Adam's state is twice the parameters: a copy of both is 3x the parameters) is written, one
     array at a time and with no copy on the CPU, to an unnamed temporary file, rewritten each
     epoch and read back only by a replay after a divergence: training then holds no second copy
@@ -643,14 +643,20 @@ class _Snapshot:
     """
 
     def __init__(self):
-        self.file, self.buffers = None, []
+        self.file, self.flat, self.spilled = None, None, False
+        self.arrays, self.pieces = [], None  # the last flat snapshot's state arrays, as joined
 
     def take(self, model, optimizer, sources):
-        xp = model.backend.xp
-        size = sum(math.prod(a.shape) * _float_bytes(a.dtype, xp)
-                   for a in _state_arrays(model, optimizer))
+        xp, arrays = model.backend.xp, _state_arrays(model, optimizer)
         self.random = [source.state for source in sources]
-        if size > _SPILL_BYTES:
+        if self.pieces is not None and len(arrays) == len(self.arrays) \
+                and all(a is b for a, b in zip(arrays, self.arrays, strict=True)):
+            # the same arrays as last epoch, updated in place: the same layout, joined again
+            self.flat = xp.concat(self.pieces, axis=None)
+            self.optimizer.update(hyper=optimizer.hyper, step=optimizer.iterations)
+            return
+        self.flat, self.spilled, self.arrays, self.pieces = None, False, arrays, None
+        if sum(math.prod(a.shape) * _float_bytes(a.dtype, xp) for a in arrays) > _SPILL_BYTES:
             try:
                 if self.file is None:
                     import tempfile
@@ -659,33 +665,28 @@ class _Snapshot:
                 self.file.seek(0)
                 self._keep(model, optimizer, self._write)
                 self.file.truncate()
-                self.buffers = []
+                self.spilled = True
                 return
             except OSError:  # no writable temporary directory, a full disk: copies in memory
-                self.file = None
-        self._keep(model, optimizer, self._copier(model.backend))
+                self.close()
+        if optimizer._pending is None and all(a.dtype == arrays[0].dtype for a in arrays):
+            pieces, offsets = [], [0]  # joined below, in the order kept
 
-    def _copier(self, backend):
-        """``keep(array)``: a copy, into the last snapshot's buffer in the same place when the
-        backend's arrays can be written and the buffer has the array's shape and dtype."""
-        xp, old, self.buffers = backend.xp, iter(self.buffers), []
+            def keep(x):
+                pieces.append(x)
+                offsets.append(offsets[-1] + math.prod(x.shape))
+                return offsets[-2], tuple(x.shape)
 
-        def keep(x):
-            buffer = next(old, None)
-            if backend.writeable and buffer is not None and buffer.shape == x.shape \
-                    and buffer.dtype == x.dtype:
-                buffer[...] = x
-            else:
-                buffer = xp.asarray(x, copy=True)
-            self.buffers.append(buffer)
-            return buffer
-
-        return keep
+            self._keep(model, optimizer, keep)
+            self.flat = xp.concat(pieces, axis=None) if pieces else None
+            self.pieces = pieces if pieces and model.backend.writeable else None
+        else:  # mixed dtypes, or loaded optimizer state not yet adopted (host arrays)
+            self._keep(model, optimizer, lambda x: xp.asarray(x, copy=True))
 
     def close(self):
         if self.file is not None:
             self.file.close()
-        self.file, self.buffers = None, []
+        self.file, self.arrays, self.pieces = None, [], None
 
     def _keep(self, model, optimizer, keep):
         self.params = [keep(v) for v in _param_arrays(model)]  # in model.params's order
@@ -696,12 +697,18 @@ class _Snapshot:
         self.file.write(host.reshape(-1).view(np.uint8))  # from the array's own buffer
         return host.shape, host.dtype
 
+    def _slice(self, ref, xp):
+        start, shape = ref
+        return xp.asarray(xp.reshape(self.flat[start:start + math.prod(shape)], shape), copy=True)
+
     def restore(self, model, optimizer, sources):
         """Put the model, the optimizer and the random sources back as they were."""
         xp, read = model.backend.xp, lambda x: xp.asarray(x, copy=True)
-        if self.file is not None:
+        if self.spilled:
             self.file.seek(0)
             read = self._read
+        elif self.flat is not None:
+            read = functools.partial(self._slice, xp=xp)
         params = dict(zip(model.params, map(read, self.params), strict=True))  # as written
         slots = {s: {k: read(v) for k, v in per_key.items()}
                  for s, per_key in self.optimizer["slots"].items()}
