@@ -191,6 +191,7 @@ def test_large_parameters_updated_by_blocks_get_the_same_bits(backend, name, hyp
     update of whole arrays: the same bits (other backends take the plain path both times)."""
     pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
     monkeypatch.setattr(optim, "_POOL", [os.getpid(), pool])
+    monkeypatch.setattr(optim, "PARALLEL", 0)  # blocks of any size on the threads
     rng = np.random.default_rng(1)
     host = {"W": rng.normal(size=(13, 5)), "b": rng.normal(size=37)}  # 65 and 37 elements
     grads = [{k: rng.normal(size=v.shape) for k, v in host.items()} for _ in range(3)]
@@ -224,6 +225,7 @@ def test_adam_on_w2_shapes_gets_the_same_bits_in_blocks_on_threads(monkeypatch):
              for _ in range(3)]
     results = []
     pool = concurrent.futures.ThreadPoolExecutor(2)
+    monkeypatch.setattr(optim, "PARALLEL", 0)  # W2's own size stays on one thread (faster)
     for block, threads in ((1 << 30, None), (optim.BLOCK, pool)):
         monkeypatch.setattr(optim, "BLOCK", block)
         monkeypatch.setattr(optim, "_POOL", [os.getpid(), threads])

@@ -50,6 +50,10 @@ from .schedules import (
 
 # Elements per block of a large parameter's update (256 KiB of float32): see Optimizer.step.
 BLOCK = 1 << 16
+# Elements of blocked parameters from which their blocks run on threads: an update that streams
+# from memory (W3: 33.5M, Adam 94 ms a step on two threads, 128 on one) gains a core's bandwidth;
+# one that stays in the caches loses to the dispatch (W2: 0.67M, Adam 1.5 ms against 1.2).
+PARALLEL = 1 << 22
 
 # -- argument checks ------------------------------------------------------------------------------
 
@@ -127,8 +131,9 @@ OPTIMIZERS: dict[str, type] = {}  # registry name -> class, filled by Optimizer.
 _POOL: list = []  # [pid, ThreadPoolExecutor or None], made on first use in each process
 
 
-def _run(update, blocks) -> None:
-    """``update(block)`` for every block, on up to 4 threads where the process has the cores.
+def _run(update, blocks, parallel: bool) -> None:
+    """``update(block)`` for every block; with ``parallel``, on up to 4 threads where the process
+    has the cores.
 
     The blocks are disjoint rows of elementwise updates, so the order and the thread do not change
     a bit of the result; NumPy's elementwise loops release the GIL, so two cores update two blocks
@@ -138,7 +143,7 @@ def _run(update, blocks) -> None:
         threads = min(4, cores or 1)
         _POOL[:] = [os.getpid(), concurrent.futures.ThreadPoolExecutor(threads, "xpnet-optim")
                     if threads > 1 else None]
-    if _POOL[1] is None or len(blocks) < 2:
+    if not parallel or _POOL[1] is None or len(blocks) < 2:
         for block in blocks:
             update(block)
     else:
@@ -307,7 +312,7 @@ class Optimizer:
         # Row blocks pay on NumPy only (its temporaries are fresh pages from the allocator); on a
         # GPU each block is another ~10 kernel launches, so the whole parameter goes at once.
         blocked = self.elementwise and array_api_compat.is_numpy_namespace(xp)
-        blocks = []  # (p, g, state) row blocks of the large parameters, updated in place
+        blocks, blocked_size = [], 0  # (p, g, state) row blocks of the large parameters
         for key, p in params.items():
             g = grads[key]
             state = self._state.get(key)
@@ -320,11 +325,12 @@ class Optimizer:
                     params[key] = new
                 continue
             n, rows = p.shape[0], max(1, BLOCK * p.shape[0] // size)
+            blocked_size += size
             for start in range(0, n, rows):
                 block = slice(start, min(start + rows, n))  # the standard leaves stops past n open
                 blocks.append((p[block, ...], g[block, ...],
                                {name: a[block, ...] for name, a in state.items()}))
-        _run(lambda job: self._decay_and_update(*job, xp), blocks)
+        _run(lambda job: self._decay_and_update(*job, xp), blocks, blocked_size >= PARALLEL)
 
     def _decay_and_update(self, p, g, state, xp):
         wd = self.weight_decay
