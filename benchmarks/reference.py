@@ -308,12 +308,10 @@ class TightMLP:
         self.head, self.optimizer = head, optimizer
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
         self.buffer, self.rows = _Preallocated(self.W[0].dtype), {}
-        self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in zip(self.W, self.b, strict=True)]
-        self.t = 0
-        if optimizer == "adam":
-            self.m = [np.zeros_like(p) for p in self.W + self.b]
-            self.v = [np.zeros_like(p) for p in self.W + self.b]
-            self.block, self.scratch = block, np.empty(block, self.W[0].dtype)
+        # made by the first step, as xpnet and torch.optim make theirs: they are training memory,
+        # which the benchmark measures from after the build
+        self.grads = self.m = self.v = None
+        self.t, self.block = 0, block
 
     @property
     def params(self):
@@ -323,6 +321,8 @@ class TightMLP:
         """One step on ``X`` ``(m, n0)``; ``y``: integer labels ``(m,)`` (ce) or targets ``(m, k)``
         (mse). Returns the loss before the update."""
         (W1, W2, W3), (b1, b2, b3), buf = self.W, self.b, self.buffer
+        if self.grads is None:
+            self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in zip(self.W, self.b, strict=True)]
         (dW1, db1), (dW2, db2), (dW3, db3) = self.grads
         m = X.shape[0]
         Z1 = np.matmul(X, W1, out=buf("Z1", (m, W1.shape[1])))
@@ -367,6 +367,10 @@ class TightMLP:
             for p, g in zip(params, grads, strict=True):
                 p -= g  # already lr * gradient
             return loss
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+            self.scratch = np.empty(self.block, self.W[0].dtype)
         beta1, beta2, t = self.beta1, self.beta2, self.t
         c1, c2 = self.lr / (1.0 - beta1 ** t), math.sqrt(1.0 - beta2 ** t)
         for p, g, m1, v in zip(params, grads, self.m, self.v, strict=True):
