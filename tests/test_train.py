@@ -482,11 +482,12 @@ def test_the_epoch_finiteness_check_sees_one_bad_element_in_any_array(backend, s
 
     n = 4 if size == "small" else _train._JOIN_ELEMENTS
     shapes = [(n, 3), (3,), (3, 1), (1,)]
-    for index, shape in enumerate(shapes):
-        for bad in (np.nan, np.inf, -np.inf):
-            arrays = [np.ones(s) for s in shapes]
-            arrays[index].reshape(-1)[-1] = bad
-            arrays = [backend.asarray(a, "float64") for a in arrays]
-            assert not bool(_train._all_finite(arrays, xp=backend.xp)), (shape, bad)
-    assert bool(_train._all_finite([backend.asarray(np.ones(s), "float64") for s in shapes],
-                                   xp=backend.xp))
+    with backend.context():  # as in fit, the model's device is current (CuPy)
+        for index, shape in enumerate(shapes):
+            for bad in (np.nan, np.inf, -np.inf):
+                arrays = [np.ones(s) for s in shapes]
+                arrays[index].reshape(-1)[-1] = bad
+                arrays = [backend.asarray(a, "float64") for a in arrays]
+                assert not bool(_train._all_finite(arrays, xp=backend.xp)), (shape, bad)
+        ones = [backend.asarray(np.ones(s), "float64") for s in shapes]
+        assert bool(_train._all_finite(ones, xp=backend.xp))

@@ -528,7 +528,8 @@ class Adam(Optimizer):
         # 12 passes over the parameter's elements (8 writes), each a NumPy call: torch.optim's
         # foreach Adam makes 7 (lerp, mul, addcmul, sqrt, div, add, addcdiv), fusing what NumPy
         # cannot. Dividing √v by √(1 − β₂ᵗ) is folded into ε̂ and the step size (one pass less);
-        # on NumPy the row blocks of a large parameter run on two threads (see Optimizer.step).
+        # on NumPy, the row blocks of parameters larger than the caches run on two threads
+        # (see Optimizer.step and PARALLEL).
         m, v = state["m"], state["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g
