@@ -98,7 +98,7 @@ def _on_host_first(backend, x, dtype, name):
     array does not.
     """
     host = host_array(x, name)
-    if not is_numpy_array(host):
+    if type(host) is not np.ndarray and not is_numpy_array(host):
         return backend.asarray(host, dtype, name=name)
     return host if dtype is None else host.astype(dtype_name(dtype), copy=False)
 
@@ -133,7 +133,8 @@ def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):
         raise ValueError(f"{name} must be 1-D (m,) or 2-D (m, outputs); got shape {tuple(y.shape)}")
     if y.shape[0] != m:
         raise ValueError(f"X has {m} samples but {name} has {y.shape[0]}")
-    if (y.dtype.kind == "f") if is_numpy_array(y) else namespace(y).isdtype(y.dtype, "real floating"):
+    on_host = type(y) is np.ndarray or is_numpy_array(y)
+    if y.dtype.kind == "f" if on_host else namespace(y).isdtype(y.dtype, "real floating"):
         check_finite(y, name)
     y = backend.asarray(y, name=name)
     xp = backend.xp
