@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # names for the type hints only: never imported at run time
     from .backend import Backend
     from .losses import Loss
     from .optim import Optimizer
-    from .train import Callback, History
+    # not Callback and History (xpnet.callbacks): that module sits above this one, and even a
+    # type-checking import would close a cycle for static tools; the docstring names them
 
 
 # The module behind Sequential's verbs (fit, predict, evaluate, save, summary, export_onnx):
@@ -759,9 +760,9 @@ class Sequential(Layer):
     def fit(self, X: Any, y: Any, *, loss: str | Loss, optimizer: str | Optimizer = "adam",
             epochs: int = 100, batch_size: int | None = 32, validation_data: tuple | None = None,
             validation_split: float = 0.0, shuffle: bool = True, seed: int | None = None,
-            callbacks: Sequence[Callback] = (), metrics: Sequence[str] = ("accuracy",),
+            callbacks: Sequence[Any] = (), metrics: Sequence[str] = ("accuracy",),
             verbose: int = 1, initial_epoch: int = 0, client: Any = None,
-            **cluster_options: Any) -> History:
+            **cluster_options: Any) -> Any:
         """Train on ``(X, y)`` with mini-batch gradient descent; returns a ``History``.
 
         Parameters
