@@ -178,6 +178,8 @@ class _Data:
                 self._outputs[0].append(pred)
                 self._outputs[1].append(Y)
             yield rows, value, grads, X
+            # before the next batch is gathered and its gradients made: one of each alive at a time
+            del X, Y, pred, grads
 
     def compiled_steps(self, step, size, perm, keep_outputs):
         """:meth:`steps` with a compiled ``step(X, Y) -> (pred, value)`` that also updates the
@@ -461,10 +463,12 @@ def _epoch(model, loss, optimizer, train, batch_size, shuffle, random, epoch, me
     compiled = _compiled_step(model, loss, optimizer) if isinstance(train, _Data) else None
     steps = train.compiled_steps(compiled, size, perm, bool(metric_fns)) if compiled is not None \
         else train.steps(network, head, size, perm, bool(metric_fns))
-    for step, (rows, value, grads, _) in enumerate(steps):
+    step = -1  # counted by hand: enumerate would hold the last step's tuple while the next is made
+    for rows, value, grads, X in steps:
+        step += 1
         if grads is not None:  # the compiled step has updated the parameters already
             optimizer.step(model.params, grads)
-        del grads  # before the next step makes its own
+        del grads, X  # before the next step makes its own
         total = total + value * rows
         for cb in callbacks:
             cb.on_batch_end(step, {"loss": value})
