@@ -359,6 +359,7 @@ class _ClusterData:
                 self._outputs.append((np.argsort(np.concatenate(where)), result["outputs"]))
             grads = {k: self.backend.asarray(g, self.dtype) for k, g in result["grads"].items()}
             yield len(rows), self.backend.asarray(result["value"], self.dtype), grads, None
+            del result, grads  # before the next step's are gathered (as _Data.steps)
 
     def outputs(self):
         batches, self._outputs = self._outputs, []

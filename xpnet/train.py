@@ -191,6 +191,7 @@ class _Data:
                 self._outputs[0].append(pred)
                 self._outputs[1].append(Y)
             yield rows, value, None, X
+            del X, Y, pred  # as in steps
 
     def outputs(self):
         """``(pred, Y)`` of the last :meth:`steps` run with ``keep_outputs``, concatenated."""
