@@ -707,3 +707,35 @@ def test_reduce_lr_on_plateau_matches_torch():
             lr = plateau.update(metric, lr)
             ref.step(metric)
             assert lr == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["Adam", "SGD"])
+def test_an_optimizer_reused_on_other_parameters_refuses_before_any_update(backend, name):
+    """An optimizer's state carries over between fits; on another model's parameters (another
+    shape) it is refused, naming the key, with the model and the step count untouched. It used
+    to update the first parameters, then fail in NumPy's broadcasting (on jax, the compiled step
+    broadcast the stale state and trained on silently)."""
+    X, y = xpnet.datasets.two_moons(n=32, noise=0.1, seed=0)
+    opt = optim.Adam(lr=0.01) if name == "Adam" else optim.SGD(lr=0.1, momentum=0.9)
+    first = xpnet.mlp([2, 5, 1], output="sigmoid", seed=0, backend=backend)
+    first.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=1, verbose=0)
+    other = xpnet.mlp([2, 5, 3], output="sigmoid", seed=0, backend=backend)
+    before, steps = {k: xpnet.to_numpy(v).copy() for k, v in other.params.items()}, opt.iterations
+    with pytest.raises(ValueError, match=r"optimizer's state for '2\.W' is a \(5, 1\)"):
+        other.fit(X, np.stack([y, y, y], axis=1), loss="binary_crossentropy", optimizer=opt,
+                  epochs=1, verbose=0)
+    assert opt.iterations == steps
+    for key, value in other.params.items():
+        np.testing.assert_array_equal(xpnet.to_numpy(value), before[key], err_msg=key)
+
+
+def test_an_optimizer_reused_after_model_to_another_backend_is_refused(backend):
+    X, y = xpnet.datasets.two_moons(n=32, noise=0.1, seed=0)
+    model, opt = xpnet.mlp([2, 5, 1], output="sigmoid", seed=0, backend=backend), optim.Adam()
+    model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=1, verbose=0)
+    model.to("array_api_strict" if backend.name != "array_api_strict" else "numpy")
+    with pytest.raises(ValueError, match="before model.to"):
+        model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=1, verbose=0)
+    opt.load_state_dict(opt.state_dict())  # the fix the message names: the state carried over
+    model.fit(X, y, loss="binary_crossentropy", optimizer=opt, epochs=1, verbose=0)
+    assert opt.iterations == 2  # one step an epoch (32 rows, batch 32)

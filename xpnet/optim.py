@@ -151,6 +151,17 @@ def _run(update, blocks, parallel: bool) -> None:
             pass
 
 
+def _check_state(key, a, p) -> None:
+    """``ValueError`` unless the state array ``a`` of parameter ``key`` fits ``p``."""
+    if type(a) is not type(p) or a.dtype != p.dtype or tuple(a.shape) != tuple(p.shape):
+        raise ValueError(
+            f"the optimizer's state for {key!r} is a {tuple(a.shape)} {a.dtype} "
+            f"{type(a).__name__} but params[{key!r}] is a {tuple(p.shape)} {p.dtype} "
+            f"{type(p).__name__}: the state was made for other parameters (another model, or "
+            f"this one before model.to(...)); use a new optimizer, or carry the state over with "
+            f"optimizer.load_state_dict(optimizer.state_dict())")
+
+
 class Optimizer:
     """Base class: declared and checked hyperparameters, clipping, weight decay, lazily created
     state, state_dict.
@@ -297,6 +308,7 @@ class Optimizer:
             if g.dtype != p.dtype or tuple(g.shape) != tuple(p.shape):
                 raise ValueError(f"grads[{key!r}] is {tuple(g.shape)} {g.dtype} but "
                                  f"params[{key!r}] is {tuple(p.shape)} {p.dtype}; they must match")
+        self._check_fits(params)
         first = next(iter(params.values()), None)
         with _backend.device_context(first):  # CuPy allocates the state on the current device
             if self._pending is not None:
@@ -403,6 +415,17 @@ class Optimizer:
         for hyper_name, value in checked.hyper.items():
             setattr(self, hyper_name, value)
         self.iterations, self._state, self._pending = step, {}, pending
+
+    def _check_fits(self, params: Mapping) -> None:
+        """``ValueError`` unless the live state (if any) was made for ``params``: an optimizer
+        reused on another model, or after ``model.to``, would half-update them and fail inside
+        NumPy (a compiled step would broadcast the stale state silently)."""
+        if self._pending is not None:
+            return  # loaded state: _adopt checks it
+        for key, p in params.items():
+            state = self._state.get(key)
+            if state:  # one slot stands for all: they are made together, like p
+                _check_state(key, next(iter(state.values())), p)
 
     def _adopt(self, params: Mapping) -> None:
         """Move loaded state to the parameters' backend and dtype; all or nothing."""

@@ -361,6 +361,9 @@ def _train(model, loss, optimizer, train, val, *, epochs, batch_size, shuffle, r
            callbacks, verbose, initial_epoch, options=None):
     """The epochs, on checked options and validated data (``_Data`` or one with its methods);
     ``options``: what a checkpoint records for :func:`resume` to train on the same way."""
+    if optimizer._pending is not None:  # loaded state: moved to the model's backend, checked
+        optimizer._adopt(model.params)
+    optimizer._check_fits(model.params)  # live state made for another model: refused
     prior = _RESUMED_HISTORY.get() or {}
     _RESUMED_HISTORY.set(None)  # for this run only, not for a fit a callback may start
     history = History()
