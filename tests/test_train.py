@@ -491,3 +491,17 @@ def test_the_epoch_finiteness_check_sees_one_bad_element_in_any_array(backend, s
                 assert not bool(_train._all_finite(arrays, xp=backend.xp)), (shape, bad)
         ones = [backend.asarray(np.ones(s), "float64") for s in shapes]
         assert bool(_train._all_finite(ones, xp=backend.xp))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_trained_model_copies_and_trains_on(backend, optimizer):
+    """After fit, model.copy() is an independent model that predicts the same and trains on. On
+    jax the compiled step left tracers in the optimizer's step coefficients, which the copy (it
+    copies fit_state, optimizer included) met as an UnexpectedTracerError."""
+    X, y = _moons(n=64)
+    model = xpnet.mlp([2, 8, 1], output="sigmoid", seed=0, backend=backend)
+    model.fit(X, y, loss="binary_crossentropy", optimizer=optimizer, epochs=2, verbose=0)
+    twin = model.copy()
+    np.testing.assert_array_equal(xpnet.to_numpy(twin.predict(X)), xpnet.to_numpy(model.predict(X)))
+    twin.fit(X, y, loss="binary_crossentropy", optimizer=optimizer, epochs=1, verbose=0)
+    assert not np.array_equal(_params(twin)["0.W"], _params(model)["0.W"])

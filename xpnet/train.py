@@ -549,7 +549,9 @@ def _compiled_step(model, loss, optimizer):
 
         def pure(params, state, k, X, Y):
             net, opt = model_ref(), holder[0]()
-            saved_params, saved_state = dict(net.params), opt._state
+            # the trace sets the model's parameters and the optimizer's state and coefficients
+            # to tracers: each put back after, or they leak (model.copy() would meet them)
+            saved_params, saved_state, saved_k = dict(net.params), opt._state, vars(opt).get("_k")
             net._assign(params)
             opt._state = {name: dict(slots) for name, slots in state.items()}
             try:
@@ -560,7 +562,7 @@ def _compiled_step(model, loss, optimizer):
                 return new, opt._state, pred, value
             finally:
                 net._assign(saved_params)
-                opt._state = saved_state
+                opt._state, opt._k = saved_state, saved_k
 
         per_model[key] = jax.jit(pure, donate_argnums=(0, 1) if _donates(backend) else ())
     jitted = per_model[key]
