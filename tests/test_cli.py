@@ -77,6 +77,18 @@ def test_regression_and_multiclass_targets(in_tmp, capsys):
     assert "linear output, mse" in out and "train r2 " in out
 
 
+def test_the_target_is_named_by_the_csv_header_when_not_given(in_tmp, capsys):
+    X, _ = xpnet.datasets.spirals(n=100, n_classes=2, seed=0)
+    _write_csv(in_tmp / "reg.csv", X, X[:, 0] * 0.5 + 0.25, names=("a", "b"), target="price")
+    assert main(["train", "reg.csv", "--epochs", "2", "--plot", "", "--quiet", "--out",
+                 "r.xpnet"]) == 0
+    capsys.readouterr()
+    assert main(["info", "r.xpnet"]) == 0
+    assert "features: a, b; target: price; task: regress" in capsys.readouterr().out
+    assert main(["predict", "r.xpnet", "reg.csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "price"
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "missing.csv"], "no such file: missing.csv"),
     (["train", "--layers", "16,x"], "--layers must be comma-separated ints"),
@@ -107,12 +119,22 @@ def test_info_lists_the_backends(capsys):
     assert "numpy             yes" in out
 
 
-def test_console_script_help_and_status():
-    done = subprocess.run([sys.executable, "-m", "xpnet.cli", "--help"], capture_output=True,
-                          text=True)
+@pytest.mark.parametrize("module", ["xpnet", "xpnet.cli"])
+def test_console_script_help_and_status(module, tmp_path):
+    # cwd is tmp_path, so xpnet comes from PYTHONPATH (the repository first), not the cwd
+    root = os.path.dirname(os.path.dirname(os.path.abspath(xpnet.__file__)))
+    paths = [root, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in paths if p)}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=600)
+
+    done = run("--help")
     assert done.returncode == 0 and "train" in done.stdout and "predict" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "xpnet.cli", "train", "--epochs", "x"],
-                          capture_output=True, text=True)
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout == f"xpnet {xpnet.__version__}\n"
+    done = run("train", "--epochs", "x")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
 
 

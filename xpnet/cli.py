@@ -226,6 +226,13 @@ def _sniff(path, delimiter):
     return max(",;\t|", key=header.count)
 
 
+def _last_column(path, delimiter) -> str:
+    """The header's name of a CSV's last column (the target when --target is not given)."""
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        header = next(csv.reader(file, delimiter=delimiter))
+    return header[-1].strip() or "target"  # an unnamed column keeps the old name
+
+
 def _writable(path, option) -> None:
     """Refuse, before training, a destination that cannot be written."""
     full = os.path.abspath(path)
@@ -261,10 +268,10 @@ def _train(args) -> int:
         X, y = datasets.two_moons(n=1000, noise=0.15, seed=seed)
         features, target = ["x1", "x2"], "label"
     else:
+        delimiter = _sniff(args.data, args.delimiter)
         X, y, features = datasets.load_csv(
-            args.data, target=-1 if args.target is None else args.target,
-            delimiter=_sniff(args.data, args.delimiter))
-        target = args.target or "target"
+            args.data, target=-1 if args.target is None else args.target, delimiter=delimiter)
+        target = _last_column(args.data, delimiter) if args.target is None else args.target
     seed = saved.get("cli", {}).get("seed", args.seed) if saved else args.seed
     classify, why = _task(y, args.task)
     classes = np.unique(y) if classify else None
