@@ -132,6 +132,29 @@ def test_asarray_refuses_non_numbers(backend, bad):
         backend.asarray(bad, name="X")
 
 
+def test_complex_data_is_refused_in_every_library(backend):
+    """Complex input is an error, whatever library holds it: torch cast it to real with only its
+    own warning, jax silently (NumPy's complex was refused already)."""
+    X = np.array([[1.0 + 2.0j, 0.5]])
+    model = xpnet.mlp([2, 3, 1], seed=0, backend=backend)
+    with pytest.raises(ValueError, match=r"^X must hold numbers .*complex"):
+        model.predict(backend.xp.asarray(X, dtype=backend.xp.complex64) if backend.name != "numpy"
+                      else X)
+
+
+def test_a_torch_tensor_that_requires_grad_leaves_no_autograd_graph_in_the_model():
+    """xpnet's backprop is its own: an input with requires_grad=True is read detached. It used to
+    make every parameter part of torch's graph, for good (later epochs 3-5x slower)."""
+    torch = pytest.importorskip("torch")
+    X, y = xpnet.datasets.two_moons(n=32, noise=0.1, seed=0)
+    model = xpnet.mlp([2, 8, 1], output="sigmoid", seed=0, backend="torch")
+    tracked = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    model.fit(tracked, y, loss="binary_crossentropy", epochs=1, verbose=0)
+    model.load_params({k: v.clone().requires_grad_(True) for k, v in model.params.items()})
+    assert not any(p.requires_grad or p.grad_fn is not None for p in model.params.values())
+    assert not model.predict(tracked).requires_grad
+
+
 def test_move_goes_through_the_host_between_libraries(backend):
     source = B.get("numpy").asarray(np.arange(6.0).reshape(2, 3), "float64")
     moved = backend.move(source, "float32")

@@ -479,6 +479,11 @@ class Backend:
                     f"pass a NumPy array (xpnet.to_numpy({name})) or move the model with "
                     f"model.to({_library(x)!r})"
                 )
+            if not xp.isdtype(x.dtype, ("bool", "integral", "real floating")):
+                raise ValueError(f"{name} must hold numbers (int, float or bool); got dtype "
+                                 f"{x.dtype}")  # as host data: complex is not cast silently
+            if array_api_compat.is_torch_array(x) and x.requires_grad:
+                x = x.detach()  # xpnet's backprop is its own: torch's graph must not grow from it
             if array_api_compat.device(x) != self.device:
                 x = array_api_compat.to_device(x, self.device)
             if dtype is not None and x.dtype != self.dtype(dtype):
