@@ -45,6 +45,35 @@ def test_every_builtin_layer_exports_and_onnxruntime_agrees_with_predict(backend
         np.testing.assert_allclose(Y, xpnet.to_numpy(model.predict(X)), **TOL[dtype])
 
 
+_BIAS_FREE = {  # name -> the layers of a model with a bias-free Dense that is not the last layer
+    "then_dense": lambda kw: [Dense(3, 4, bias=False, seed=1, **kw), Dense(4, 2, seed=2, **kw)],
+    "then_relu": lambda kw: [Dense(3, 4, bias=False, seed=1, **kw), xpnet.ReLU(),
+                             Dense(4, 2, seed=2, **kw)],
+    "then_sigmoid": lambda kw: [Dense(3, 4, bias=False, seed=1, **kw), xpnet.Sigmoid(),
+                                Dense(4, 2, seed=2, **kw)],
+    "in_the_middle": lambda kw: [Dense(3, 5, seed=1, **kw), xpnet.Tanh(),
+                                 Dense(5, 4, bias=False, seed=2, **kw), xpnet.ReLU(),
+                                 Dense(4, 2, seed=3, **kw)],
+    "nested": lambda kw: [Dense(3, 4, seed=1, **kw),
+                          Sequential(Dense(4, 5, bias=False, seed=2, **kw), Dense(5, 4, seed=3, **kw)),
+                          xpnet.Tanh(), Dense(4, 2, bias=False, seed=4, **kw)],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(_BIAS_FREE))
+def test_bias_free_dense_before_another_layer_exports(backend, tmp_path, name, dtype):
+    """ndonnx's ``X @ W`` has no static width (it hides the MatMul in an If node); a bias, by
+    broadcasting, gave it back, so only a bias-free Dense followed by a Dense failed to trace."""
+    model = Sequential(*_BIAS_FREE[name]({"backend": backend, "dtype": dtype}))
+    path = model.export_onnx(tmp_path / "m.onnx")
+    for m in (1, 9):
+        X = np.random.default_rng(m).normal(size=(m, 3)).astype(dtype)
+        (Y,) = _run(path, X)
+        assert Y.dtype == np.dtype(dtype) and Y.shape == (m, 2)
+        np.testing.assert_allclose(Y, xpnet.to_numpy(model.predict(X)), **TOL[dtype])
+
+
 def test_softmax_classifier_with_labels_and_preprocessing(tmp_path):
     model = xpnet.mlp([3, 5, 3], activation="relu", output="softmax", seed=0)
     mean, std = np.array([1.0, -2.0, 0.5]), np.array([2.0, 0.5, 3.0])

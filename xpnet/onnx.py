@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 from . import backend as _backend
-from .layers import Sequential, n_inputs, n_outputs
+from .layers import Dense, Sequential, n_inputs, n_outputs
 
 __all__ = ["export_onnx"]
 
@@ -120,7 +120,7 @@ def _trace(model, ndx, n_in, preprocessing, classes):
         Y = (Y - ndx.asarray(mean)) / ndx.asarray(std)
     for i, layer in enumerate(traced.layers):
         try:
-            Y = layer.forward(Y)[0]
+            Y = _forward(layer, Y, ndx)
         except Exception as err:
             raise TypeError(f"layer {i} ({type(layer).__name__}) cannot be traced to ONNX: "
                             f"{type(err).__name__}: {err}") from err
@@ -132,3 +132,24 @@ def _trace(model, ndx, n_in, preprocessing, classes):
             else ndx.argmax(Y, axis=1)
         outputs["label"] = ndx.take(labels, index)
     return ndx.build({"X": X}, outputs)
+
+
+def _forward(layer, X, ndx):
+    """``layer``'s inference on the traced ``X`` (N, n), with the width a Dense leaves unknown
+    stated again.
+
+    ndonnx records ``X @ W`` inside an If node (its workaround for onnxruntime's MatMul on
+    zero-sized inputs), and ONNX shape inference gives that node's output no static shape:
+    ``(None, None)``. Dense's ``+ b`` broadcast the width back, so only a bias-free Dense left it
+    unknown, and the next Dense, which checks its input's width, refused it. A Reshape to
+    ``(-1, n_out)`` restores it (a no-op at run time). A nested Sequential is traced layer by
+    layer, as its own forward chains them, so a bias-free Dense inside one is restored too.
+    """
+    if isinstance(layer, Sequential):
+        for inner in layer.layers:
+            X = _forward(inner, X, ndx)
+        return X
+    Y = layer.forward(X)[0]
+    if isinstance(layer, Dense) and Y.shape[-1] is None:
+        Y = ndx.reshape(Y, (-1, layer.n_out))
+    return Y
