@@ -177,3 +177,26 @@ def test_fit_on_a_dask_array_ten_times_larger_than_its_peak_memory(tmp_path):
     result = json.loads(done.stdout.splitlines()[-1])
     assert X.nbytes >= 10 * result["peak"], (X.nbytes, result["peak"])
     assert result["history"]["accuracy"][0] > 0.7  # and it learned from all of it
+
+
+def test_the_dask_backend_trains_at_a_steady_pace_and_as_numpy_does():
+    """On backend="dask" the parameters are dask arrays: each step's update is a graph over the
+    last one's, and left lazy, the n-th step recomputed every step before it (the graph grew by
+    ~80 tasks a step, every fit slower than the last). Persisted after each step, a parameter is
+    its value (a one-task graph), and training equals NumPy's. A dask X and y with
+    validation_split also train (the class check read the lazy y with .tolist())."""
+    X, y = xpnet.datasets.two_moons(n=96, noise=0.1, seed=0)
+    options = dict(loss="binary_crossentropy", optimizer="adam", epochs=3, batch_size=16,
+                   seed=0, verbose=0)
+    lazy = xpnet.mlp([2, 8, 1], output="sigmoid", seed=0, backend="dask", dtype="float64")
+    eager = xpnet.mlp([2, 8, 1], output="sigmoid", seed=0, backend="numpy", dtype="float64")
+    for _ in range(2):
+        history = lazy.fit(X, y, **options)
+        expected = eager.fit(X, y, **options)
+        assert max(len(p.__dask_graph__()) for p in lazy.params.values()) == 1
+        np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-12)
+    for key, value in eager.params.items():
+        np.testing.assert_allclose(xpnet.to_numpy(lazy.params[key]), value, rtol=1e-12,
+                                   atol=1e-15, err_msg=key)
+    lazy.fit(da.from_array(X, chunks=32), da.from_array(y, chunks=32), validation_split=0.25,
+             **options)
