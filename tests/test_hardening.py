@@ -509,3 +509,30 @@ def test_a_monitor_that_is_not_measured_is_refused_before_anything_changes(backe
 def test_a_checkpoint_pattern_with_other_fields_is_refused_when_built(pattern):
     with pytest.raises(ValueError, match="path may contain only {epoch}"):
         xpnet.ModelCheckpoint(pattern)
+
+
+def test_values_the_cast_to_the_models_dtype_overflows_are_named_before_training(backend):
+    """Finite float64 data beyond float32's range became inf in the cast: y was checked before
+    it (fit then blamed the learning rate in a DivergenceError, evaluate returned inf,
+    value_and_grad inf gradients), and X's cast printed NumPy's overflow warning."""
+    X, y = datasets.two_moons(n=64, noise=0.15, seed=0)
+    target = X[:, 0].copy()
+    target[4] = 1e40
+    model = xpnet.mlp([2, 4, 1], activation="tanh", seed=0, backend=backend)
+    before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+    calls = [lambda: model.fit(X, target, loss="mse", epochs=1, verbose=0),
+             lambda: model.evaluate(X, target, loss="mse"),
+             lambda: xpnet.value_and_grad(model, "mse", X, target)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^y\[4\] = 1e\+40 overflows float32"):
+            call()
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(xpnet.to_numpy(value), before[key], err_msg=key)
+    X[3, 1] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning: the error explains it
+        with pytest.raises(ValueError, match=r"^X\[3, 1\] = 1e\+300 overflows float32"):
+            model.predict(X)
+    X[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"^X\[3, 1\] is inf: "):
+        model.predict(X)

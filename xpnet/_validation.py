@@ -54,8 +54,10 @@ def check_number(name: str, value, expected: str = "a finite number >= 0",
     return float(value)
 
 
-def _first_non_finite(A, name: str) -> str | None:
-    """``"X[17, 1] is NaN"`` for the first non-finite entry of ``A``, or None when all are finite.
+def _first_non_finite(A, name: str, given=None) -> str | None:
+    """``"X[17, 1] is NaN"`` for the first non-finite entry of ``A``, or None when all are finite;
+    ``given``: the data ``A`` was cast from (read only on a failure), whose finite values the
+    cast may have overflowed.
 
     Checked a block of rows at a time: the mask of a block is small, where the mask of a large
     ``X`` would be the largest array training allocates.
@@ -76,18 +78,25 @@ def _first_non_finite(A, name: str) -> str | None:
             flat, i = divmod(flat, size)
             index.append(i)
         index.reverse()
-        value = float(to_numpy(A)[tuple(index)])
-        return f"{name}[{', '.join(map(str, index))}] is {value}"
+        value, where = float(to_numpy(A)[tuple(index)]), f"{name}[{', '.join(map(str, index))}]"
+        given = None if given is None else to_numpy(given)
+        if given is not None and given.shape == tuple(A.shape) \
+                and math.isfinite(float(given[tuple(index)])):
+            return (f"{where} = {float(given[tuple(index)]):g} overflows {dtype_name(A.dtype)} "
+                    f"(largest {float(np.finfo(dtype_name(A.dtype)).max):.4g}; scale {name}, or "
+                    f"use a float64 model)")
+        return f"{where} is {value}"
     return None
 
 
 _BLOCK = 1 << 20  # elements checked at once
 
 
-def check_finite(A, name: str) -> None:
-    problem = _first_non_finite(A, name)
+def check_finite(A, name: str, given=None) -> None:
+    problem = _first_non_finite(A, name, given)
     if problem:
-        raise ValueError(f"{problem}: {name} must hold finite numbers (no NaN or inf)")
+        raise ValueError(f"{problem}: {name} must hold finite numbers (no NaN or inf)"
+                         + (" in the model's dtype" if "overflows" in problem else ""))
 
 
 def _on_host_first(backend, x, dtype, name):
@@ -100,7 +109,10 @@ def _on_host_first(backend, x, dtype, name):
     host = host_array(x, name)
     if type(host) is not np.ndarray and not is_numpy_array(host):
         return backend.asarray(host, dtype, name=name)
-    return host if dtype is None else host.astype(dtype_name(dtype), copy=False)
+    if dtype is None:
+        return host
+    with np.errstate(over="ignore"):  # a value the cast overflows: named by check_finite, no warning
+        return host.astype(dtype_name(dtype), copy=False)
 
 
 def check_X(model, X, name: str = "X"):
@@ -111,7 +123,7 @@ def check_X(model, X, name: str = "X"):
 def checked_X(model, X, name: str = "X"):
     """:func:`check_X`'s checks, leaving host data on the host, cast to the model's dtype (a
     memmap's blocks are validated so, with no copy to the device)."""
-    backend = model.backend
+    backend, given = model.backend, X
     X = _on_host_first(backend, X, model.dtype, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, (m samples, n features); got shape {tuple(X.shape)}"
@@ -121,13 +133,13 @@ def checked_X(model, X, name: str = "X"):
     n_in = n_inputs(model)
     if n_in is not None and X.shape[1] != n_in:
         raise ValueError(f"{name} has {X.shape[1]} columns but the model takes {n_in} inputs")
-    check_finite(X, name)
+    check_finite(X, name, given)
     return X
 
 
 def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):
     """``y`` as the target ``loss`` takes for ``m`` samples and ``n_outputs`` model outputs."""
-    backend = model.backend
+    backend, given = model.backend, y
     y = _on_host_first(backend, y, None, name)
     if y.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (m,) or 2-D (m, outputs); got shape {tuple(y.shape)}")
@@ -135,7 +147,8 @@ def check_y(model, loss, y, m: int, n_outputs: int, name: str = "y"):
         raise ValueError(f"X has {m} samples but {name} has {y.shape[0]}")
     on_host = type(y) is np.ndarray or is_numpy_array(y)
     if y.dtype.kind == "f" if on_host else namespace(y).isdtype(y.dtype, "real floating"):
-        check_finite(y, name)
+        y = _on_host_first(backend, y, model.dtype, name)  # checked in the dtype it trains in
+        check_finite(y, name, given)
     y = backend.asarray(y, name=name)
     xp = backend.xp
     if not (loss.accepts_labels and y.ndim == 1 and xp.isdtype(y.dtype, "integral")):
