@@ -356,3 +356,18 @@ def test_accuracy_parity_with_sklearn(name, backend):
     ours, theirs = np.mean(scores["xpnet"]), np.mean(scores["sklearn"])
     assert abs(ours - theirs) <= 0.01, scores
     assert theirs > (0.25 if name == "diabetes" else 0.95)
+
+
+def test_partial_fit_goes_on_after_set_params_moves_the_model_to_another_backend():
+    """The Adam state follows the estimator to a new backend (set_params(backend=...), e.g. from
+    a GPU back to the CPU) and partial_fit continues as it would have where it was; it failed
+    on the state made on the first backend."""
+    from xpnet.sklearn import MLPClassifier
+
+    X, y = datasets.make_classification(n_samples=64, n_features=4, random_state=0)
+    moved, stayed = (MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y) for _ in range(2))
+    moved.set_params(backend="array_api_strict")
+    for est in (moved, stayed):
+        est.partial_fit(X, y)
+    assert moved.n_iter_ == stayed.n_iter_ == 1
+    np.testing.assert_allclose(moved.predict_proba(X), stayed.predict_proba(X), rtol=1e-12)

@@ -176,6 +176,11 @@ class _BaseMLP(BaseEstimator):
             else:
                 self._optimizer = _Adam(lr=self.learning_rate_init, beta1=self.beta_1,
                                         beta2=self.beta_2, eps=self.epsilon)
+        else:  # partial_fit goes on: the state follows the model to a new backend or dtype
+            try:
+                self._optimizer._check_fits(model.params)
+            except ValueError:  # set_params(backend=..., dtype=...) since the last call
+                self._optimizer.load_state_dict(self._optimizer.state_dict())
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
