@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import Dense, Identity, LearningRateScheduler, ReLU, Sequential, Sigmoid, datasets, optim
+from xpnet import Dense, Identity, LearningRateScheduler, ReLU, Sequential, Sigmoid, Softmax, datasets, optim
 from xpnet.diagnose import RULES, Diagnostics, Finding, Report, curve_findings, diagnose
 
 
@@ -229,6 +229,38 @@ def test_multiclass_labels_and_baseline(backend):
     assert finding.layer == "3 Softmax" and "softmax's Jacobian" in finding.evidence
 
 
+def _softmax_over_one(backend):
+    return Sequential(Dense(2, 5, seed=0, backend=backend), Sigmoid(),
+                      Dense(5, 1, seed=1, backend=backend), Softmax())
+
+
+def test_a_softmax_over_one_output_is_named_as_the_cause(backend):
+    X, y = _moons(n=64)
+    model = _softmax_over_one(backend)
+    history = model.fit(X, y, loss="binary_crossentropy", epochs=3, verbose=0, metrics=())
+    assert len(set(history["loss"])) == 1  # the loss never moves: every gradient is zero
+    report = diagnose(model, X, y, loss="binary_crossentropy")
+    (finding,) = report["one_unit_softmax"]
+    assert finding.severity == "error" and finding.layer == "3 Softmax"
+    assert "constant 1" in finding.evidence and "zero" in finding.evidence
+    assert "Sigmoid" in finding.advice and "binary cross-entropy" in finding.advice
+    assert "unfused_loss" not in report.rules, report  # the cause is the softmax, not the fusion
+    assert all("drop what follows" not in f.advice for f in report.findings)
+    # the same whatever the loss: cross-entropy over one class is fused, and as constant
+    hidden = Sequential(Dense(2, 1, seed=0, backend=backend), Softmax(),
+                        Dense(1, 2, seed=1, backend=backend), Softmax())
+    (inner,) = diagnose(hidden, X, y, loss="crossentropy")["one_unit_softmax"]
+    assert inner.layer == "1 Softmax" and "2 units" in inner.advice
+
+
+def test_a_loss_after_the_other_activation_is_told_which_pairs_fuse(backend):
+    X, y = _moons(n=64)
+    model = Sequential(Dense(2, 2, seed=0, backend=backend), Softmax())
+    (finding,) = diagnose(model, X, np.eye(2)[y.astype(int)], loss="binary_crossentropy")["unfused_loss"]
+    assert "drop" not in finding.advice  # nothing follows the Softmax
+    assert "CrossEntropy" in finding.advice and "Sigmoid" in finding.advice
+
+
 # -- the rule registry: one function per row of the table, each with a case that fires it ----------
 
 
@@ -260,6 +292,8 @@ def _fired_by_diagnose(backend, rule):
         model = Sequential(Dense(2, 5, init="zeros", backend=backend), Sigmoid(),
                            Dense(5, 1, init="zeros", backend=backend), Sigmoid())
         return diagnose(model, X, y).rules
+    if rule == "one_unit_softmax":
+        return diagnose(_softmax_over_one(backend), X, y, loss="binary_crossentropy").rules
     if rule == "large_updates":
         model = xpnet.mlp([2, 5, 1], "tanh", "sigmoid", seed=0, backend=backend)
         return diagnose(model, X, y, lr=1000.0).rules
@@ -278,8 +312,8 @@ def _fired_by_diagnose(backend, rule):
     return {f.rule for f in curve_findings(*curves[rule])}
 
 
-_CASES = ("labels", "unscaled_inputs", "unfused_loss", "same_sign_weights", "saturation",
-          "vanishing_gradients", "dead_relu", "constant_prediction", "non_finite",
+_CASES = ("labels", "unscaled_inputs", "unfused_loss", "one_unit_softmax", "same_sign_weights",
+          "saturation", "vanishing_gradients", "dead_relu", "constant_prediction", "non_finite",
           "large_updates", "lr_too_high", "lr_diverges", "lr_oscillates", "lr_decays_too_fast",
           "loss_stuck")
 

@@ -21,10 +21,34 @@ def _assert_unchanged(model, before):
         np.testing.assert_array_equal(after[key], before[key])
 
 
-@pytest.mark.parametrize("sizes", [[2], [], [2, 0, 1], [2, -3], [2.0, 1], "21", 5, [True, 1]])
-def test_mlp_rejects_bad_sizes(sizes):
-    with pytest.raises(ValueError, match="sizes must be a list of at least two positive ints"):
+@pytest.mark.parametrize("sizes, match", [
+    ([2], "sizes must be a list of at least two positive ints"),
+    ([], "sizes must be a list of at least two positive ints"),
+    ("21", "sizes must be a list of at least two positive ints"),
+    (5, "sizes must be a list of at least two positive ints"),
+    ([2, 0, 1], r"sizes\[1\] must be an int >= 1, got 0"),
+    ([2, -3], r"sizes\[1\] must be an int >= 1, got -3"),
+    ([2.0, 1], r"sizes\[0\] must be an int >= 1, got 2.0"),
+    ([True, 1], r"sizes\[0\] must be an int >= 1, got True"),
+    (np.array([2.0, 1.0]), r"sizes\[0\] must be an int >= 1, got np.float64\(2.0\)"),
+])
+def test_mlp_rejects_bad_sizes(sizes, match):
+    with pytest.raises(ValueError, match=match):
         xpnet.mlp(sizes)
+
+
+def test_sizes_take_any_integral_scalar_and_store_python_ints(tmp_path):
+    # counts read from a NumPy array (np.array([2, 5, 1]), a config's np.int64) are counts
+    model = xpnet.mlp(np.array([2, 5, 1]), "sigmoid", "sigmoid", seed=0, backend="numpy")
+    same = xpnet.mlp([2, 5, 1], "sigmoid", "sigmoid", seed=0, backend="numpy")
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    assert [(type(d.n_in), type(d.n_out)) for d in dense] == [(int, int)] * 2  # JSON-able
+    for key in same.params:
+        np.testing.assert_array_equal(_params(model)[key], _params(same)[key])
+    layer = Dense(np.int64(2), np.int32(3))
+    assert (layer.n_in, layer.n_out) == (2, 3) and type(layer.n_in) is int
+    model.save(tmp_path / "m.xpnet")  # the config holds plain ints, so the file format takes it
+    assert repr(xpnet.load(tmp_path / "m.xpnet").layers[0]) == "Dense(2, 5)"
 
 
 def test_mlp_rejects_unknown_names():
@@ -44,7 +68,8 @@ def test_mlp_rejects_unknown_names():
     (lambda: LeakyReLU(float("nan")), "slope must be a finite number"),
     (lambda: Dropout(1.0), r"rate must be a number in \[0, 1\)"),
     (lambda: Dropout(-0.1), r"rate must be a number in \[0, 1\)"),
-    (lambda: Dense(0, 3), "n_in must be a positive int"),
+    (lambda: Dense(0, 3), "n_in must be an int >= 1, got 0"),
+    (lambda: Dense(2, 3.0), r"n_out must be an int >= 1, got 3.0"),
     (lambda: Sequential(Dense(2, 2), "relu"), "layer 1 must be an xpnet Layer"),
 ])
 def test_layer_constructors_check_their_arguments(make, match):
@@ -238,6 +263,9 @@ def test_bad_y_at_every_entry_point(backend, entry, y, match):
     ({"validation_data": (np.ones((2, 3)), [0, 1])}, "X_val has 3 columns but the model takes 2"),
     ({"verbose": 5}, "verbose must be 0, 1 or 2"),
     ({"callbacks": [print]}, "callbacks must be xpnet Callback objects"),
+    ({"callbacks": xpnet.EarlyStopping("loss")},  # one callback, not in a list
+     r"callbacks must be a list of xpnet Callback objects, got EarlyStopping: pass \[EarlyStopping"),
+    ({"callbacks": None}, "callbacks must be a list of xpnet Callback objects, got NoneType"),
 ])
 def test_fit_checks_its_arguments_before_training(backend, options, match):
     model = xpnet.mlp([2, 3, 1], "sigmoid", "sigmoid", seed=0, backend=backend)
@@ -261,6 +289,8 @@ def _small():
     (lambda v: _small().fit(X_GOOD, Y_GOOD, loss="binary_crossentropy", epochs=v, verbose=0),
      "epochs must be an int >= 1"),
     (lambda v: _small().predict(X_GOOD, batch_size=v), "batch_size must be an int >= 1 or None"),
+    (lambda v: Dense(v, 3), "n_in must be an int >= 1"),
+    (lambda v: xpnet.mlp([2, v, 1]), "sizes[1] must be an int >= 1"),
 ])
 def test_count_options_get_one_check_and_one_message_everywhere(call, message):
     for bad in (True, 2.0, "3", -1):  # a bool is no count, nor is a float that happens to be whole

@@ -61,6 +61,19 @@ def test_the_fixes_the_message_names_train(backend):
     assert history["accuracy"][-1] > 0.85 and history2["accuracy"][-1] > 0.85
 
 
+def test_a_softmax_over_one_output_is_refused_with_the_fix():
+    # a softmax over one unit is exp(z) / exp(z) = 1 whatever z: its gradient is zero, and a
+    # 2-5-1 network trained so never moves its loss
+    with pytest.raises(ValueError, match="softmax over 1 output is constant 1") as err:
+        xpnet.mlp([2, 5, 1], activation="sigmoid", output="softmax")
+    assert "output='sigmoid'" in str(err.value) and "binary cross-entropy" in str(err.value)
+    assert "2 outputs" in str(err.value)
+    hidden = r"activation='softmax' with sizes\[1\] = 1: a softmax over 1 unit is constant 1"
+    with pytest.raises(ValueError, match=hidden):
+        xpnet.mlp([2, 1, 3], activation="softmax", output="softmax")
+    xpnet.mlp([2, 5, 2], activation="sigmoid", output="softmax")  # two classes: fine
+
+
 # -- 2. a model trained by the command predicts the same in Python ---------------------------------
 
 def _unscaled(n=300, seed=0):
@@ -251,6 +264,25 @@ def test_a_bad_destination_stops_the_command_before_the_first_step(in_tmp, capsy
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"xpnet: error: {message}")
     assert ".tmp" not in captured.err
+
+
+@pytest.mark.parametrize("where, error, message", [
+    ("nodir/c.xpnet", FileNotFoundError, "the folder .*nodir does not exist"),
+    ("nodir/c-{epoch}.xpnet", FileNotFoundError, "the folder .*nodir does not exist"),
+    (".", ValueError, "it is not a regular file"),
+])
+def test_a_bad_checkpoint_path_is_refused_before_the_first_step(backend, in_tmp, where, error,
+                                                                 message):
+    X, y = xpnet.datasets.two_moons(n=40, seed=0)
+    model = xpnet.mlp([2, 4, 1], "tanh", "sigmoid", seed=0, backend=backend)
+    before = {k: xpnet.to_numpy(v).copy() for k, v in model.params.items()}
+    (in_tmp / "log.csv").write_text("kept\n")
+    with pytest.raises(error, match=f"ModelCheckpoint path: cannot save to .*: {message}"):
+        model.fit(X, y, loss="binary_crossentropy", epochs=2, verbose=0,
+                  callbacks=[xpnet.CSVLogger("log.csv"), xpnet.ModelCheckpoint(where)])
+    assert (in_tmp / "log.csv").read_text() == "kept\n"  # no callback has started either
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(xpnet.to_numpy(value), before[key])
 
 
 # -- 10. xpnet predict | head -1 ------------------------------------------------------------------

@@ -505,3 +505,25 @@ def test_a_trained_model_copies_and_trains_on(backend, optimizer):
     np.testing.assert_array_equal(xpnet.to_numpy(twin.predict(X)), xpnet.to_numpy(model.predict(X)))
     twin.fit(X, y, loss="binary_crossentropy", optimizer=optimizer, epochs=1, verbose=0)
     assert not np.array_equal(_params(twin)["0.W"], _params(model)["0.W"])
+
+
+def test_a_regression_fit_scores_no_accuracy_and_refuses_classification_metrics(backend):
+    """The default metrics, ("accuracy",), apply where the loss classifies: with MSE they
+    recorded a silent accuracy of 0.0 every epoch. Asked for explicitly with MSE, a
+    classification metric is refused before training; a single callback not in a list is
+    refused naming the argument."""
+    X, _ = _moons(n=64)
+    target = 3.0 * X[:, 0]
+    model = xpnet.mlp([2, 4, 1], seed=0, backend=backend)
+    history = model.fit(X, target, loss="mse", epochs=2, verbose=0)
+    assert set(history.history) == {"loss"}
+    assert set(model.evaluate(X, target, loss="mse")) == {"loss"}
+    before = _params(model)
+    with pytest.raises(ValueError, match=r"metrics \['accuracy', 'f1'\] score class labels, but "
+                                         r"loss='mse'"):
+        model.fit(X, target, loss="mse", metrics=("accuracy", "f1", "r2"), epochs=1, verbose=0)
+    with pytest.raises(TypeError, match=r"callbacks must be a list .* got EarlyStopping"):
+        model.fit(X, target, loss="mse", callbacks=xpnet.callbacks.EarlyStopping("loss"),
+                  epochs=1, verbose=0)
+    assert all(np.array_equal(v, before[k]) for k, v in _params(model).items())
+    assert "r2" in model.fit(X, target, loss="mse", metrics=("r2",), epochs=1, verbose=0).history

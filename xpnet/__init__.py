@@ -18,7 +18,7 @@ from its own tier or below::
     explain · onnx · distributed
     model
     diagnose · parity · sklearn · _sklearn_adapt
-    cli
+    cli · __main__
 
 - ``layers`` holds the layer protocol, the built-in layers, ``Sequential`` as a pure composition
   and the layer registry (:data:`xpnet.layers.LAYERS`): each built-in layer is one class that

@@ -6,36 +6,22 @@ anything back to the host.
 
 The scalar checks (:func:`check_int`, :func:`check_flag`, :func:`check_number`) are the ones every
 entry point uses for its options (``epochs``, ``batch_size``, ``shuffle``, ``lr``, ...), so that the
-same mistake gets the same message everywhere. ``layers`` sits below this module (the data checks
-need :func:`~xpnet.layers.n_inputs`) and keeps its own.
+same mistake gets the same message everywhere. :func:`check_int` is defined in ``layers``, which
+sits below this module (the data checks need :func:`~xpnet.layers.n_inputs`) and counts layer
+sizes with it, and is imported from there.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 from array_api_compat import is_numpy_array
 
 from .backend import dtype_name, host_array, is_finite_number, to_numpy
 from .functional import namespace
+from .layers import check_int as check_int  # re-exported: the entry points' count check
 from .layers import n_inputs
-
-
-def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> int | None:
-    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool
-    (``True`` is no batch size); ``None`` passes with ``allow_none``. ValueError otherwise."""
-    if allow_none and value is None:
-        return None
-    try:
-        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
-                         f"got {value!r}")
-    return number
 
 
 def check_flag(name: str, value) -> bool:

@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import io
 from ._validation import check_flag, check_int, check_number
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "FitState", "History",
@@ -204,7 +205,11 @@ class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``path`` (``"{epoch}"`` in it is replaced by the epoch
     number, counted from 1), with the optimizer state, epoch, random state, history and fit
     options, so that ``xpnet.resume`` continues exactly. ``save_best_only`` saves only when
-    ``monitor`` improves; ``extra`` (JSON values) is saved beside them."""
+    ``monitor`` improves; ``extra`` (JSON values) is saved beside them.
+
+    ``path`` is checked when the callback is built, as :func:`xpnet.io.save` checks it (its folder
+    exists; it is not a directory or a read-only file), so a bad one stops ``fit`` before any
+    training, not after the first epoch."""
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", *,
                  extra=None):
@@ -214,6 +219,12 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as err:
             raise ValueError(f"path may contain only {{epoch}} as a field, got {self.path!r} "
                              f"({type(err).__name__}: {err})") from None
+        try:  # io.save's own check of the destination, now: not after an epoch has trained
+            io._target(self.path.format(epoch=1))
+        except OSError as err:
+            raise type(err)(err.errno, f"ModelCheckpoint path: {err.strerror}", err.filename) from None
+        except ValueError as err:
+            raise ValueError(f"ModelCheckpoint path: {err}") from None
         self.save_best_only = check_flag("save_best_only", save_best_only)
         self.mode = _mode(mode, monitor)
         self.extra = dict(extra or {})
@@ -227,8 +238,6 @@ class ModelCheckpoint(Callback):
             if not _improves(self.mode, value, self.best):
                 return
             self.best = value
-        from . import io
-
         io.save(self.model, self.path.format(epoch=epoch + 1), optimizer=self.optimizer,
                 extra={**self.extra, **self.state.resume_state(epoch, logs)})
 

@@ -31,6 +31,7 @@ unscaled_inputs        warning   a column with |mean| or std > 5, or stds differ
 unfused_loss           warning   probabilities (Sigmoid/Softmax) reach a loss on probabilities
                                  through another layer, so xpnet cannot fuse them; or a
                                  from_logits loss is given probabilities
+one_unit_softmax       error     a Softmax over 1 unit: constant 1, so no gradient passes
 same_sign_weights      warning   every weight of a Dense layer (>= 8 weights) has the same sign
                                  (Diagnostics: at initialisation only, the cause it names)
 saturation             warning   > 50% of a hidden sigmoid/tanh layer's outputs have a slope
@@ -427,13 +428,20 @@ def _labels_text(y) -> str:
     return "{" + shown + (", ..." if len(found) > 8 else "") + "}"
 
 
-def _output_kind(model) -> str:
-    """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
-    for _, layer in reversed(flat_layers(model)):
+def _output_layer(pairs):
+    """``(index, layer)`` of the layer that produces the outputs, looking through
+    Identity/Dropout; None when every layer is looked through."""
+    for key, layer in reversed(pairs):
         kind = layer_kind(layer)
         if kind == "custom" or not LAYERS[kind].passthrough:
-            return kind
-    return "identity"
+            return key, layer
+    return None
+
+
+def _output_kind(model) -> str:
+    """The kind of the layer that produces the outputs, looking through Identity/Dropout."""
+    output = _output_layer(flat_layers(model))
+    return "identity" if output is None else layer_kind(output[1])
 
 
 def _frac(mask, dtype, *, xp) -> float:
@@ -604,8 +612,18 @@ def _unfused_loss(ev):
         return []
     squash = kind != "custom" and LAYERS[kind].probabilities
     probability_loss = isinstance(head, (_losses.BinaryCrossEntropy, _losses.CrossEntropy))
+    if kind == "softmax" and ev.k == 1:
+        return []  # constant 1 whatever the loss: one_unit_softmax names that cause
     if squash and probability_loss and not head.from_logits:
         through = f" through {', '.join(reversed(tail))}" if tail else ""
+        pair = "Sigmoid" if isinstance(head, _losses.BinaryCrossEntropy) else "Softmax"
+        if tail and kind == pair.lower():  # the pair fuses once the layers after it are gone
+            fix = (f"end the model in the {type(layer).__name__} itself (drop "
+                   f"{', '.join(reversed(tail))}) so the loss is fused")
+        else:  # the activation is not the one this loss fuses with
+            fix = (f"xpnet fuses {type(head).__name__} with {pair} only: end the model in "
+                   f"{pair}, or keep the {type(layer).__name__} and use "
+                   f"{'CrossEntropy' if pair == 'Sigmoid' else 'BinaryCrossEntropy'}")
         return [Finding("unfused_loss", "warning", _name(key, layer),
                         f"{type(head).__name__} gets probabilities from {type(layer).__name__} "
                         f"(layer {key}){through}: xpnet cannot fuse them, so the loss takes "
@@ -614,10 +632,8 @@ def _unfused_loss(ev):
                            "0 * inf once a unit saturates" if kind == "sigmoid" else
                            "-y / p goes back through the softmax's Jacobian: inf * 0 once a "
                            "probability reaches 0"),
-                        f"end the model in the {type(layer).__name__} itself (drop "
-                        f"{', '.join(reversed(tail)) or 'what follows'}) so the loss is fused, or "
-                        f"end it in Dense and use {type(head).__name__}(from_logits=True); never "
-                        "apply the loss to predict() outputs for training")]
+                        f"{fix}, or end it in Dense and use {type(head).__name__}(from_logits=True); "
+                        "never apply the loss to predict() outputs for training")]
     if squash and probability_loss and head.from_logits:
         return [Finding("unfused_loss", "warning", _name(key, layer),
                         f"{type(head).__name__}(from_logits=True) gets the outputs of "
@@ -632,6 +648,29 @@ def _unfused_loss(ev):
                         f"use {type(head).__name__}(from_logits=True), or end the model in "
                         f"{'Sigmoid' if isinstance(head, _losses.BinaryCrossEntropy) else 'Softmax'}")]
     return []
+
+
+@_rule("one_unit_softmax", "error", "pass")
+def _one_unit_softmax(ev):
+    """A Softmax over 1 unit: exp(z) / exp(z) = 1 for every input, so its gradient is zero and
+    nothing before it learns, whatever the loss."""
+    layers, pairs = _layers(ev)
+    output = _output_layer(pairs)
+    findings = []
+    for s in ev.stats:
+        if s.kind != "softmax" or s.width != 1:
+            continue
+        last = output is not None and s.index == output[0]
+        findings.append(Finding(
+            "one_unit_softmax", "error", _name(s.index, layers[s.index]),
+            "this Softmax normalises over 1 unit: its output is constant 1 for every input, so "
+            "its gradient is zero and no layer before it learns"
+            + (" (the loss cannot move)" if last else ""),
+            "for one output, end the model in Sigmoid and train with binary cross-entropy "
+            "(mlp(..., output='sigmoid')); a softmax needs >= 2 outputs, one per class, with "
+            "cross-entropy" if last else
+            "give the layer before this Softmax >= 2 units, or use another activation"))
+    return findings
 
 
 def _layers(ev):

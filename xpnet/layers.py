@@ -23,11 +23,13 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import array_api_compat
+import numpy as np
 
 from . import backend as _backend
 from . import init as _init
@@ -46,6 +48,26 @@ if TYPE_CHECKING:  # names for the type hints only: never imported at run time
 # xpnet.model, which sits above this module (it imports train, io, explain) and installs itself here
 # when imported (``import xpnet`` imports it). This hook is the only way up from ``layers``.
 _model: Any = None
+
+
+def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> int | None:
+    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool
+    (``True`` is no batch size); ``None`` passes with ``allow_none``. ValueError otherwise.
+
+    The check every count in xpnet goes through (layer sizes here, ``epochs``, ``batch_size``, ...
+    through :mod:`xpnet._validation`), so the same mistake gets the same message everywhere. It
+    lives in this module, the lowest that takes counts, because ``layers`` may not import
+    ``_validation``."""
+    if allow_none and value is None:
+        return None
+    try:
+        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
+    return number
 
 
 def _use_model(module) -> None:
@@ -243,9 +265,8 @@ class Dense(Layer, register="dense"):
                  bias: bool = True, seed: int | None = None, backend: str | Backend | None = None,
                  dtype: str = "float32", device: Any = None):
         super().__init__()
-        for name, n in (("n_in", n_in), ("n_out", n_out)):
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"{name} must be a positive int, got {n!r}")
+        # Python ints, whatever integral type came (np.int64): the config is written as JSON
+        n_in, n_out = check_int("n_in", n_in, 1), check_int("n_out", n_out, 1)
         initializer = _init.get(init)
         target = _backend.get(backend, device)
         dtype = _backend.dtype_name(dtype)
@@ -613,6 +634,12 @@ class _Params(dict):
 _NO_GRADS: dict = {}  # the gradients of a layer the backward pass does not reach (never mutated)
 
 
+# The default ``metrics`` of fit and evaluate, told apart by identity: used where the loss
+# classifies, left out with MSE (accuracy would score nothing there); metrics given explicitly
+# are used as given (a classification one refused with MSE).
+DEFAULT_METRICS = ("accuracy",)
+
+
 class Sequential(Layer):
     """Layers applied in order; itself a layer, with the backward passes run in reverse.
 
@@ -760,7 +787,7 @@ class Sequential(Layer):
     def fit(self, X: Any, y: Any, *, loss: str | Loss, optimizer: str | Optimizer = "adam",
             epochs: int = 100, batch_size: int | None = 32, validation_data: tuple | None = None,
             validation_split: float = 0.0, shuffle: bool = True, seed: int | None = None,
-            callbacks: Sequence[Any] = (), metrics: Sequence[str] = ("accuracy",),
+            callbacks: Sequence[Any] = (), metrics: Sequence[str] = DEFAULT_METRICS,
             verbose: int = 1, initial_epoch: int = 0, client: Any = None,
             **cluster_options: Any) -> Any:
         """Train on ``(X, y)`` with mini-batch gradient descent; returns a ``History``.
@@ -816,7 +843,7 @@ class Sequential(Layer):
         return _model.predict(self, X, batch_size)
 
     def evaluate(self, X: Any, y: Any, *, loss: str | Loss | None = None,
-                 metrics: Sequence[str] = ("accuracy",),
+                 metrics: Sequence[str] = DEFAULT_METRICS,
                  batch_size: int | None = None) -> dict[str, float]:
         """``{"loss": float, metric: float, ...}`` on ``(X, y)`` (``loss`` defaults to the last
         fit's)."""
@@ -861,12 +888,14 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
     ----------
     sizes : sequence of int
         Layer widths from inputs to outputs: ``[2, 5, 5, 1]`` is 2 inputs, two hidden layers of 5
-        and 1 output.
+        and 1 output. Any integral scalars (a NumPy array of ints too), not bools.
     activation : str
         Between Dense layers: a name in :data:`ACTIVATIONS` (the registered activations:
         ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"softmax"``, ``"identity"``).
     output : str or None
         The activation after the last Dense layer (``None``: none, the model outputs logits).
+        ``"softmax"`` needs at least 2 outputs (over one it is constant 1); for one output use
+        ``"sigmoid"``.
     seed : int or None
         Same seed, same initial weights, on every backend.
     backend : str or Backend, optional
@@ -888,16 +917,28 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
     """
     sizes = list(sizes) if not isinstance(sizes, (str, bytes)) and hasattr(sizes, "__iter__") \
         else sizes
-    if not isinstance(sizes, list) or len(sizes) < 2 or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+    if not isinstance(sizes, list) or len(sizes) < 2:
         raise ValueError(f"sizes must be a list of at least two positive ints (inputs, ..., "
                          f"outputs), got {sizes!r}")
+    sizes = [check_int(f"sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
     for name, value in (("activation", activation), ("output", output)):
         if value is None and name == "output":
             continue
         if value not in ACTIVATIONS:
             raise ValueError(f"{name} must be one of {sorted(ACTIVATIONS)}"
                              f"{' or None' if name == 'output' else ''}; got {value!r}")
+    # a softmax over one unit is exp(z) / exp(z) = 1 for every input: its gradient is zero and
+    # nothing before it learns, with no error anywhere else to say so
+    if output == "softmax" and sizes[-1] == 1:
+        raise ValueError("output='softmax' with sizes[-1] = 1: a softmax over 1 output is constant "
+                         "1, so its gradient is zero and the loss never moves. For one output use "
+                         "output='sigmoid' with binary cross-entropy; for softmax give >= 2 outputs "
+                         "(one per class, sizes[-1] >= 2) with cross-entropy")
+    if activation == "softmax" and 1 in sizes[1:-1]:
+        i = sizes.index(1, 1)
+        raise ValueError(f"activation='softmax' with sizes[{i}] = 1: a softmax over 1 unit is "
+                         "constant 1, so nothing before it learns. Give that layer >= 2 units, or "
+                         "use another activation")
     target = _backend.get(backend, device)
     dtype = _backend.dtype_name(dtype)
     random = _backend.Random(seed)

@@ -460,6 +460,9 @@ METRICS = {
 }
 
 
+CLASSIFICATION = frozenset({accuracy, precision, recall, f1, roc_auc})  # they score class labels
+
+
 def get(metric):
     """The metric function called ``metric`` (one of :data:`METRICS`), or ``metric`` itself when it
     is callable (``f(y_true, y_pred) -> 0-D array``)."""

@@ -24,7 +24,7 @@ __all__ = ["evaluate", "export_onnx", "fit", "predict", "save", "summary"]
 
 
 def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, validation_data=None,
-        validation_split=0.0, shuffle=True, seed=None, callbacks=(), metrics=("accuracy",),
+        validation_split=0.0, shuffle=True, seed=None, callbacks=(), metrics=_layers.DEFAULT_METRICS,
         verbose=1, initial_epoch=0, client=None, **cluster_options):
     """Train ``model``; see :meth:`xpnet.Sequential.fit`. With ``client``, data-parallel on a Dask
     cluster (:func:`xpnet.distributed.fit`); else :func:`xpnet.train.fit`."""
@@ -47,7 +47,7 @@ def predict(model, X, batch_size=None):
     return _train.predict(model, X, batch_size)
 
 
-def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None) -> dict:
+def evaluate(model, X, y, *, loss=None, metrics=_layers.DEFAULT_METRICS, batch_size=None) -> dict:
     """``{"loss": float, metric: float, ...}``; see :meth:`xpnet.Sequential.evaluate`."""
     return _train.evaluate(model, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
 

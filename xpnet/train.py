@@ -61,7 +61,7 @@ from .callbacks import (  # noqa: F401 - the callbacks' names stay importable fr
 )
 from .functional import log_softmax, sigmoid
 from .grad import check_model, forward_and_backward, fuse
-from .layers import Dropout
+from .layers import DEFAULT_METRICS, Dropout
 from .layers import n_outputs as _n_outputs
 
 # A resumed run's earlier history, from resume() to the _train it starts (through model.fit,
@@ -292,16 +292,28 @@ def _warn_unrepresentative(fraction, y_train, y_val) -> None:
                   "X and y first, or pass validation_data", UserWarning, stacklevel=4)
 
 
-def _metric_functions(metrics):
+def _metric_functions(metrics, loss):
+    """``{name: function}`` of ``metrics`` for ``loss``: the default accuracy only where the loss
+    classifies; a classification metric asked for with a regression loss refused (it scored a
+    silent 0.0: the targets are not class labels)."""
+    regression = isinstance(loss, _losses.MeanSquaredError)  # a custom loss: used as given
+    if metrics is DEFAULT_METRICS and regression:
+        return {}
     if isinstance(metrics, str):
         metrics = (metrics,)
-    return {(m if isinstance(m, str) else getattr(m, "__name__", repr(m))): _metrics.get(m)
-            for m in metrics or ()}
+    fns = {(m if isinstance(m, str) else getattr(m, "__name__", repr(m))): _metrics.get(m)
+           for m in metrics or ()}
+    wrong = [name for name, fn in fns.items() if fn in _metrics.CLASSIFICATION]
+    if wrong and regression:
+        raise ValueError(f"metrics {wrong} score class labels, but loss={loss.name!r} does not "
+                         "train a classifier; for a regression use 'mse', 'mae' or 'r2'")
+    return fns
 
 
 @on_model_device
 def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, validation_data=None,
-        validation_split=0.0, shuffle=True, seed=None, callbacks=(), metrics=("accuracy",),
+        validation_split=0.0, shuffle=True, seed=None, callbacks=(),
+        metrics=DEFAULT_METRICS,
         verbose=1, initial_epoch=0):
     """Train ``model`` on ``(X, y)``; see :meth:`xpnet.Sequential.fit`."""
     # -- everything is checked before anything changes --
@@ -350,7 +362,11 @@ def _options(loss, optimizer, epochs, batch_size, initial_epoch, shuffle, verbos
     shuffle = check_flag("shuffle", shuffle)
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    metric_fns = _metric_functions(metrics)
+    metric_fns = _metric_functions(metrics, loss)
+    if isinstance(callbacks, (Callback, str)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be a list of xpnet Callback objects, got "
+                        f"{type(callbacks).__name__}" + (f": pass [{type(callbacks).__name__}(...)]"
+                                                         if isinstance(callbacks, Callback) else ""))
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
@@ -841,7 +857,7 @@ def _evaluate(model, loss, data, batch_size, metric_fns):
 
 
 @on_model_device
-def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
+def evaluate(model, X, y, *, loss=None, metrics=DEFAULT_METRICS, batch_size=None):
     """``{"loss": ..., metric: ...}`` of ``model`` on ``(X, y)``; ``loss`` defaults to the loss of
     the last ``fit`` (or, for a loaded model, the one its file names)."""
     if loss is None:
@@ -852,7 +868,7 @@ def evaluate(model, X, y, *, loss=None, metrics=("accuracy",), batch_size=None):
     loss = _losses.get(loss)
     check_model(model, loss)
     batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
-    metric_fns = _metric_functions(metrics)
+    metric_fns = _metric_functions(metrics, loss)
     X, y = streamed(model.backend, X, y)  # a dask X: block by block, never whole
     data = _Data(model, loss, X, y, _output_width(model, X))
     return _evaluate(model, loss, data, batch_size, metric_fns)
