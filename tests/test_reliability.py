@@ -5,7 +5,7 @@ import signal
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import xpnet
@@ -81,6 +81,7 @@ ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
 @example(hidden=[1, 1], activation="relu", n_in=1, m=1, task="binary", dtype="float32", seed=2)
 def test_gradcheck_holds_for_random_architectures(backend, hidden, activation, n_in, m, task,
                                                   dtype, seed):
+    assume(not (activation == "softmax" and 1 in hidden))  # constant 1: mlp refuses it
     rng = np.random.default_rng(seed)
     k, output, loss = {"binary": (1, "sigmoid", "binary_crossentropy"),
                        "multiclass": (3, "softmax", "crossentropy"),
