@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import losses
+from xpnet import backend as B
+from xpnet import datasets, losses
 from xpnet.layers import Dense, Dropout, LeakyReLU, Sequential
 
 
@@ -331,3 +332,24 @@ def test_a_loss_refuses_pred_and_target_of_two_libraries(backend, loss):
     target = xpnet.backend.get(others[0]).asarray(np.eye(3, 2), "float32")
     with pytest.raises(TypeError, match=rf"{loss.name}: pred is a \w+ but target a \w+"):
         loss(pred, target)
+
+
+def test_assigning_a_parameter_converts_it_as_load_params_does(backend, on_device):
+    """``model.params[key] = value`` (the hand-written loop's update) keeps the model's dtype
+    and library and refuses a wrong shape: a NumPy-scalar learning rate made float64 parameters
+    on NumPy (then model.save failed), a wrong shape failed later inside matmul."""
+    X, y = datasets.two_moons(n=32, noise=0.1, seed=0)
+    model = xpnet.mlp([2, 5, 1], output="sigmoid", seed=0, backend=backend)
+    params = model.params
+    _, grads = xpnet.value_and_grad(model, "binary_crossentropy", X, y)
+    for key in params:
+        update = np.float64(0.5) * grads[key] if backend.name == "numpy" else 0.5 * grads[key]
+        params[key] = params[key] - update
+    assert {B.dtype_name(v.dtype) for v in model.params.values()} == {"float32"}
+    assert {B.of(v).name for v in model.params.values()} == {backend.name}
+    params["0.b"] = [0.0] * 5  # host data: moved to the model's backend
+    assert B.of(model.params["0.b"]).name == backend.name
+    with pytest.raises(ValueError, match=r"params\['0\.W'\] has shape \(3, 3\), the model needs "
+                                         r"\(2, 5\)"):
+        params["0.W"] = np.ones((3, 3))
+    assert tuple(model.params["0.W"].shape) == (2, 5)

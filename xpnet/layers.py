@@ -627,8 +627,16 @@ class _Params(dict):
     def __setitem__(self, key, value):
         if key not in self:
             raise KeyError(f"{key!r} is not a parameter of the model (it has {list(self)})")
+        old, model = self[key], self._model
+        if type(value) is not type(old) or value.dtype != old.dtype:
+            # a list, or float64 made by a NumPy-scalar learning rate (NumPy 2 keeps the scalar's
+            # precision): converted as load_params converts, another library's array refused
+            value = model._backend.asarray(value, model._dtype, name=f"params[{key!r}]")
+        if tuple(value.shape) != tuple(old.shape):
+            raise ValueError(f"params[{key!r}] has shape {tuple(value.shape)}, the model needs "
+                             f"{tuple(old.shape)}")
         super().__setitem__(key, value)
-        self._model._assign({key: value})
+        model._assign({key: value})
 
 
 _NO_GRADS: dict = {}  # the gradients of a layer the backward pass does not reach (never mutated)
