@@ -527,3 +527,23 @@ def test_a_regression_fit_scores_no_accuracy_and_refuses_classification_metrics(
                   epochs=1, verbose=0)
     assert all(np.array_equal(v, before[k]) for k, v in _params(model).items())
     assert "r2" in model.fit(X, target, loss="mse", metrics=("r2",), epochs=1, verbose=0).history
+
+
+def test_metrics_the_targets_cannot_give_are_refused_before_training(backend):
+    """A regression metric on cross-entropy's class labels, and ROC AUC on validation rows of
+    one class, failed after the first epoch had trained; now before it, the model unchanged."""
+    X, y = _moons(n=64)
+    labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    model = xpnet.mlp([2, 4, 3], output="softmax", seed=0, backend=backend)
+    before = _params(model)
+    with pytest.raises(ValueError, match=r"metrics \['r2'\] compare the outputs with targets of "
+                                         r"their shape, but y holds class labels for 3 outputs"):
+        model.fit(X, labels, loss="crossentropy", metrics=("accuracy", "r2"), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"metric 'roc_auc' is not defined on y_val: it holds "
+                                         r"only class\(es\) \[0\] of 3"):
+        model.fit(X, labels, loss="crossentropy", metrics=("roc_auc",), epochs=1, verbose=0,
+                  validation_data=(X[:8], np.zeros(8, dtype=int)))
+    assert all(np.array_equal(v, before[k]) for k, v in _params(model).items())
+    history = model.fit(X, labels, loss="crossentropy", metrics=("roc_auc",), epochs=1,
+                        verbose=0, validation_data=(X, labels))
+    assert set(history.history) == {"loss", "roc_auc", "val_loss", "val_roc_auc"}

@@ -461,6 +461,7 @@ METRICS = {
 
 
 CLASSIFICATION = frozenset({accuracy, precision, recall, f1, roc_auc})  # they score class labels
+REGRESSION = frozenset({mean_squared_error, mean_absolute_error, r2})  # targets shaped as outputs
 
 
 def get(metric):

@@ -277,6 +277,22 @@ def _labels(y):
     return set((y.argmax(axis=1) if y.ndim == 2 else y).tolist())
 
 
+def _check_metric_targets(metric_fns, data, n_out, name) -> None:
+    """Refuse, before training, metrics the targets cannot give (they failed after an epoch):
+    a regression metric on class labels, ROC AUC where a class has no sample."""
+    regression = [m for m, fn in metric_fns.items() if fn in _metrics.REGRESSION]
+    if regression and data.y.ndim == 1 and n_out > 1:
+        raise ValueError(f"metrics {regression} compare the outputs with targets of their shape, "
+                         f"but {name} holds class labels for {n_out} outputs; use a classification "
+                         "metric ('accuracy', 'f1', ...), or one-hot targets")
+    if _metrics.roc_auc in metric_fns.values() and not data.streamed:  # (a memmap: not read)
+        present = sorted(int(c) for c in _labels(data.y))
+        if len(present) < max(2, n_out):
+            raise ValueError(f"metric 'roc_auc' is not defined on {name}: it holds only class(es) "
+                             f"{present} of {max(2, n_out)} (every class needs positive and "
+                             "negative rows)")
+
+
 def _warn_unrepresentative(fraction, y_train, y_val) -> None:
     """Warn when the held-out rows cannot measure the classifier: one class, or unseen ones."""
     train, val = _labels(y_train), _labels(y_val)
@@ -338,6 +354,9 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs=100, batch_size=32, valid
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         val = _Data(model, loss, *streamed(model.backend, *validation_data), n_out,
                     name="X_val", y_name="y_val")
+    for data, name in ((train, "y"), (val, "y_val")):
+        if data is not None:
+            _check_metric_targets(metric_fns, data, n_out, name)
     _check_monitors(callbacks, metric_fns, val is not None)
     options = {"batch_size": batch_size, "shuffle": shuffle, "validation_split": validation_split,
                "validation_data": validation_data is not None and not validation_split,
