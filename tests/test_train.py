@@ -547,3 +547,15 @@ def test_metrics_the_targets_cannot_give_are_refused_before_training(backend):
     history = model.fit(X, labels, loss="crossentropy", metrics=("roc_auc",), epochs=1,
                         verbose=0, validation_data=(X, labels))
     assert set(history.history) == {"loss", "roc_auc", "val_loss", "val_roc_auc"}
+
+
+@pytest.mark.parametrize("bad", ["0.1x", None, float("nan"), -0.5])
+def test_a_schedule_that_returns_no_learning_rate_is_named(backend, bad):
+    """A LearningRateScheduler whose function returns no valid learning rate: a ValueError naming
+    the schedule and what it returned (a string gave "could not convert string to float")."""
+    X, y = _moons(n=32)
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend)
+    schedule = xpnet.LearningRateScheduler(lambda epoch, lr: bad)
+    with pytest.raises(ValueError, match=r"^schedule\(epoch=0, base_lr=0\.001\) must return the "
+                                         r"learning rate, a finite number >= 0; got "):
+        model.fit(X, y, loss="binary_crossentropy", callbacks=[schedule], epochs=2, verbose=0)

@@ -258,7 +258,12 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if not hasattr(self.schedule, "update"):
-            self.optimizer.lr = float(self.schedule(epoch, self.base_lr))
+            lr = self.schedule(epoch, self.base_lr)
+            try:
+                self.optimizer.lr = float(lr)
+            except (TypeError, ValueError):  # "could not convert string to float" names nothing
+                raise ValueError(f"schedule(epoch={epoch}, base_lr={self.base_lr:g}) must return "
+                                 f"the learning rate, a finite number >= 0; got {lr!r}") from None
 
     def on_epoch_end(self, epoch, logs=None):
         logs["lr"] = self.optimizer.lr
