@@ -275,3 +275,60 @@ def test_foreign_arrays_name_their_backend():
     jnp = pytest.importorskip("jax.numpy")
     with pytest.raises(TypeError, match=r"X is a jax array .*model\.to\('jax'\)"):
         B.get("numpy").asarray(jnp.ones(2), name="X")
+
+
+# -- devices: one this machine lacks is refused when the backend is made -------------------------
+
+
+def _missing_torch_devices(torch):
+    """Devices torch names on any machine but this one lacks: one past its last CUDA device (as
+    a name and as a number), CUDA itself without one, MPS where it does not answer."""
+    count = torch.cuda.device_count()
+    return [f"cuda:{count}", count, *([] if count else ["cuda", "gpu"]),
+            *([] if torch.backends.mps.is_available() else ["mps"])]
+
+
+def test_a_torch_device_this_machine_lacks_is_a_clear_error():
+    """torch accepts any device name and failed at the model's first tensor: AssertionError
+    ("cuda"), NotImplementedError ("cuda:0"), RuntimeError (1), or "mps" accepted, then failing."""
+    torch = pytest.importorskip("torch")
+    model = xpnet.mlp([2, 3, 1], seed=0, backend="torch")
+    for device in _missing_torch_devices(torch):
+        refusal = rf"^device: the torch backend has devices \['cpu'.*\] here; got {device!r}$"
+        with pytest.raises(ValueError, match=refusal):
+            B.get("torch", device)
+        with pytest.raises(ValueError, match=refusal):
+            xpnet.mlp([2, 3, 1], backend="torch", device=device)
+        with pytest.raises(ValueError, match=refusal):
+            model.to("torch", device=device)
+        assert model.backend.device == torch.device("cpu")  # and the model stays where it was
+    for device in ("cpu", "cpu:0", torch.device("cpu")):
+        assert B.get("torch", device).device.type == "cpu"
+
+
+def test_torch_cuda_devices_are_the_ones_torch_counts(monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # two GPUs, the second current
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    B._cached_backend.cache_clear()  # backends made by name are cached: none of these may last
+    try:
+        assert B.get("torch", "cuda").device == torch.device("cuda:1") \
+            == B.get("torch", "gpu").device
+        assert B.get("torch", "cuda:0").device == torch.device("cuda:0")
+        with pytest.raises(ValueError, match=r"devices \['cpu', 'cuda:0', 'cuda:1'.*got 'cuda:2'"):
+            B.get("torch", "cuda:2")
+    finally:
+        B._cached_backend.cache_clear()
+
+
+def test_a_jax_device_is_one_of_jax_devices_by_index_name_or_object():
+    """A number was passed on to jax as a sharding: "sharding=1 must be an instance of ...",
+    at the model's first array."""
+    jax = pytest.importorskip("jax")
+    devices = jax.devices()
+    assert B.get("jax", 0).device == devices[0] == B.get("jax", devices[0]).device
+    assert B.get("jax", "cpu").device == jax.devices("cpu")[0]
+    for device in (len(devices), -1, True, 1.0, "tpu:7"):
+        with pytest.raises(ValueError, match=rf"^device: the jax backend has devices .*"
+                                             rf"got {device!r}$"):
+            xpnet.mlp([2, 3, 1], backend="jax", device=device)

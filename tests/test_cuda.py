@@ -103,10 +103,14 @@ def test_a_backend_pickles_by_device_id(cupy):
 
 def test_torch_cuda_means_the_current_cuda_device(monkeypatch):
     torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # devices are checked against it
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    backend = B.get("torch", "cuda")
-    assert backend.device == torch.device("cuda:0")  # a tensor's device, index and all
-    assert backend == B.get("torch", "cuda:0") == B.get("torch", "gpu")
+    try:
+        backend = B.get("torch", "cuda")
+        assert backend.device == torch.device("cuda:0")  # a tensor's device, index and all
+        assert backend == B.get("torch", "cuda:0") == B.get("torch", "gpu")
+    finally:
+        B._cached_backend.cache_clear()  # no Backend of a faked GPU left for later tests
 
 
 # -- a model on device 1 while device 0 is current --------------------------------------------

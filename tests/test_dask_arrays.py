@@ -38,6 +38,40 @@ def test_predict_on_a_dask_array_is_lazy_and_computed_block_by_block(backend):
         model.predict(da.from_array(X[:, 0]))
 
 
+def test_predict_on_a_dask_array_checks_what_it_knows_now_and_names_rows_of_x(backend):
+    """The width and dtype are known before any block is computed: refused then (a wrong width
+    was a lazy result that failed at .compute()). A bad value found in a block is named by its
+    row in X, not in the block (row 50 in blocks of 16 was "X[2, 0]"); when the block sizes are
+    unknown, by the block and its row."""
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend)
+    with pytest.raises(ValueError, match="^X has 3 columns but the model takes 2 inputs"):
+        model.predict(da.from_array(np.ones((8, 3)), chunks=4))
+    with pytest.raises(ValueError, match="^X must hold numbers .*complex128"):
+        model.predict(da.from_array(np.ones((8, 2), dtype=complex), chunks=4))
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    X[50, 1] = np.nan
+    lazy = model.predict(da.from_array(X, chunks=16))
+    with pytest.raises(ValueError, match=r"^X\[50, 1\] is nan: X must hold finite numbers"):
+        lazy.compute()
+    kept = da.from_array(np.arange(64) >= 10, chunks=16)  # rows 10.. kept: row 50 is 2nd of block 3
+    with pytest.raises(ValueError, match=r"^X\.blocks\[3\]\[2, 1\] is nan"):
+        model.predict(da.from_array(X, chunks=16)[kept]).compute()
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+def test_a_dask_array_of_unknown_block_sizes_is_refused_with_the_fix(backend, method):
+    """As the client= path does; without one, it failed on int(nan) ("cannot convert float NaN
+    to integer") when the rows were counted."""
+    X, y = xpnet.datasets.two_moons(n=64, seed=0)
+    kept = X[:, 0] > 0
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend)
+    run = getattr(model, method)
+    options = {"epochs": 1, "verbose": 0} if method == "fit" else {}
+    with pytest.raises(ValueError, match=r"unknown block sizes; call X\.compute_chunk_sizes\(\)"):
+        run(da.from_array(X, chunks=16)[da.from_array(kept, chunks=16)], y[kept],
+            loss="binary_crossentropy", **options)
+
+
 def test_fit_streams_a_dask_array_a_batch_at_a_time(backend, tmp_path, monkeypatch):
     """A memmap-backed dask array: fit computes one batch of rows at a time (the host permutation
     shuffles within and across blocks), never the whole array, and gives exactly the History of

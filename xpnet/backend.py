@@ -235,15 +235,30 @@ def _info(xp, what: str):
         return None
 
 
+def _torch_devices(torch) -> list[str]:
+    """The torch devices xpnet offers here: the CPU, each CUDA device, and MPS where it answers."""
+    cuda = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return ["cpu", *cuda, *(["mps"] if torch.backends.mps.is_available() else [])]
+
+
 def _torch_device(torch, device):
     """``torch.device(device)`` with an index on CUDA: ``cuda`` means the current CUDA device.
 
     ``torch.device("cuda")`` has index ``None`` and compares unequal to ``cuda:0``, the device of
     every tensor made with it; normalised, a backend and its arrays' devices compare equal.
+    A device this machine lacks is a ``ValueError`` here: torch names ``"cuda:0"`` or ``"mps"``
+    anywhere and fails only at the first tensor, deep inside building a model.
     """
-    device = torch.device("cuda" if device == "gpu" else device)
-    if device.type == "cuda" and device.index is None:
+    offered = _torch_devices(torch)
+    refusal = f"device: the torch backend has devices {offered} here; got {device!r}"
+    try:
+        device = torch.device("cuda" if device == "gpu" else device)
+    except (RuntimeError, TypeError):  # not a device name; a number with no accelerator present
+        raise ValueError(refusal) from None
+    if device.type == "cuda" and device.index is None and torch.cuda.device_count():
         device = torch.device("cuda", torch.cuda.current_device())
+    if (device.type if device.type in ("cpu", "mps") else str(device)) not in offered:
+        raise ValueError(refusal)
     return device
 
 
@@ -275,25 +290,18 @@ def _parse_device(name: str, xp, device) -> Any:
             raise ValueError(f"device: the cupy backend has CUDA devices 0..{count - 1} "
                              f"('cuda:N'); got {device!r}")
         return cupy.cuda.Device(index)
-    if not isinstance(device, str):
-        if name == "torch":
-            import torch
+    if name == "torch":
+        import torch
 
-            return _torch_device(torch, device)
+        return _torch_device(torch, device)
+    if name == "jax":
+        return _jax_device(device)
+    if not isinstance(device, str):
         return device
     if name in ("numpy", "dask"):
         if device != "cpu":
             raise ValueError(f"device: the {name} backend has only device 'cpu', got {device!r}")
         return "cpu"
-    if name == "torch":
-        import torch
-
-        try:
-            return _torch_device(torch, device)
-        except RuntimeError as err:
-            raise ValueError(f"device: {err}") from None
-    if name == "jax":
-        return _jax_device(device)
     if hasattr(xp, "Device"):  # array_api_strict (and libraries like it): devices by name
         return xp.Device(device)
     devices = [d for d in _info(xp, "devices") or () if d is not None]
@@ -304,19 +312,31 @@ def _parse_device(name: str, xp, device) -> Any:
                      f"got {device!r}")
 
 
-def _jax_device(text: str):
-    """A JAX device from ``"cpu"``, ``"cpu:N"``, ``"cuda"``/``"gpu"``/``"cuda:N"``/``"gpu:N"``."""
+def _jax_device(device):
+    """A JAX device: a ``jax.Device``, an index into ``jax.devices()``, or a name: ``"cpu"``,
+    ``"cpu:N"``, ``"cuda"``/``"gpu"``/``"cuda:N"``/``"gpu:N"``; anything else is ``ValueError``
+    (jax itself would take a number for a sharding and fail at the first array)."""
     import jax
 
-    kind, colon, number = text.partition(":")
+    if isinstance(device, jax.Device):
+        return device
+    everywhere = jax.devices()
+    refusal = (f"device: the jax backend has devices {[device_id(d) for d in everywhere]} "
+               f"(by name, or by index 0..{len(everywhere) - 1}); got {device!r}")
+    if isinstance(device, int) and not isinstance(device, bool):
+        if not 0 <= device < len(everywhere):
+            raise ValueError(refusal)
+        return everywhere[device]
+    if not isinstance(device, str):
+        raise ValueError(refusal)
+    kind, colon, number = device.partition(":")
     platform = {"cuda": "gpu"}.get(kind, kind)
     try:
         devices = jax.devices(platform)
     except RuntimeError:
         devices = []
     if not devices or (colon and not number.isdigit()) or (colon and int(number) >= len(devices)):
-        raise ValueError(f"device: the jax backend has devices "
-                         f"{[device_id(d) for d in jax.devices()]}; got {text!r}")
+        raise ValueError(refusal)
     return devices[int(number) if colon else 0]
 
 
@@ -567,6 +587,8 @@ def streamed(backend: Backend, X, y):
     :class:`LazyRows`, streamed like a memmap, and its ``y`` on the host (labels are small);
     anything else as it is."""
     if array_api_compat.is_dask_array(X) and backend.name != "dask":
+        if any(math.isnan(n) for n in X.shape):  # after boolean indexing: no rows to count
+            raise ValueError("X has unknown block sizes; call X.compute_chunk_sizes()")
         return LazyRows(X), to_numpy(y)
     return X, y
 

@@ -62,6 +62,7 @@ from .callbacks import (  # noqa: F401 - the callbacks' names stay importable fr
 from .functional import log_softmax, sigmoid
 from .grad import check_model, forward_and_backward, fuse
 from .layers import DEFAULT_METRICS, Dropout
+from .layers import n_inputs as _n_inputs
 from .layers import n_outputs as _n_outputs
 
 # A resumed run's earlier history, from resume() to the _train it starts (through model.fit,
@@ -923,14 +924,29 @@ def _predict_blocks(model, X):
     array is never held at once."""
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (m, n_features), got a {X.ndim}-D dask array")
+    # what the array's metadata tells is checked now, not when its blocks are computed
+    n_in = _n_inputs(model)
+    if n_in is not None and X.shape[1] != n_in:
+        raise ValueError(f"X has {X.shape[1]} columns but the model takes {n_in} inputs")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold numbers (int, float or bool); got dtype {X.dtype}")
     X = X.rechunk({1: -1})  # each block: whole rows
     n_out = _n_outputs(model)
     if n_out is None:
         n_out = model.forward(model.backend.asarray(X[:1].compute(), model.dtype))[0].shape[1]
     dtype = np.dtype(model.dtype)
 
-    def block(rows):
-        return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
+    def block(rows, block_info=None):
+        try:
+            return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
+        except ValueError as err:  # "X[i, j] is nan" counts i from the block's first row:
+            head, comma, rest = str(err).partition(",")  # name the row of X the user looks at
+            if not (head.startswith("X[") and head[2:].isdigit()):
+                raise
+            i, start = int(head[2:]), block_info[0]["array-location"][0][0]
+            where = f"X[{start + i}" if not math.isnan(start) else \
+                f"X.blocks[{block_info[0]['chunk-location'][0]}][{i}"  # unknown block sizes
+            raise ValueError(where + comma + rest) from None
 
     # named, not tokenized: dask would pickle the model (its device arrays) to hash ``block``
     return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (n_out,)),
