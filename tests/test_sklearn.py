@@ -325,6 +325,85 @@ def test_assigned_weights_are_used():
     np.testing.assert_allclose(reg.predict(X), reg.intercepts_[-1][0], rtol=1e-6)
 
 
+def test_coefs_edited_in_place_are_the_model_as_in_sklearn(backend):
+    """In scikit-learn coefs_ is the model: arrays edited in place, or one array of the list
+    replaced, are what predict, warm start and partial_fit use. The device network was cached on
+    the list objects, so it predicted and trained on from the old weights (a pickled copy did not)."""
+    X, y, theirs, ours = _pair("adam-binary", backend, max_iter=5, warm_start=True)
+
+    def edit(estimator):
+        estimator.coefs_[0] *= 2.0  # in place
+        estimator.intercepts_[-1][:] = 0.5
+        estimator.coefs_[1] = -estimator.coefs_[1]  # one array of the list replaced
+
+    for estimator in (theirs, ours):
+        edit(estimator.fit(X, y))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-7)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(ours)).predict_proba(X),
+                               theirs.predict_proba(X), rtol=1e-7)
+    for estimator in (theirs, ours):
+        edit(estimator.fit(X, y))  # warm start from the edited weights
+        estimator.partial_fit(X, y)
+    _assert_same_fit(theirs, ours)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_batch_whose_weights_sum_to_zero_fails_as_in_sklearn(early_stopping, backend):
+    """scikit-learn's loss raises numpy.average's ZeroDivisionError; xpnet's divided by zero and
+    raised a divergence blamed on the learning rate, or, with early stopping, returned an
+    untrained model with loss_curve_ == [nan]."""
+    X, y, theirs, ours = _pair("adam-binary", backend, batch_size=16, early_stopping=early_stopping)
+    weights = np.zeros(len(y))
+    weights[::30] = 1.0  # 4 weighted rows: most batches of 16 weigh nothing
+    for estimator in (theirs, ours):
+        with pytest.raises(ZeroDivisionError, match="Weights sum to zero"):
+            estimator.fit(X, y, sample_weight=weights)
+
+
+def test_a_shared_random_state_is_drawn_as_in_sklearn(backend):
+    """scikit-learn shuffles at every epoch, even when one batch holds all the rows (120 here),
+    where xpnet's fit loop needs no order: a RandomState instance was left in another state, and
+    the next fit drawing from it (initial weights, validation split) differed from scikit-learn's."""
+    X, y, theirs, ours = _pair("adam-binary", backend, early_stopping=True, max_iter=10)
+    draws = []
+    for estimator in (theirs, ours):
+        random_state = np.random.RandomState(0)
+        estimator.set_params(random_state=random_state).fit(X, y).fit(X, y)
+        draws.append(random_state.randint(2**31))
+    assert draws[0] == draws[1]
+    _assert_same_fit(theirs, ours)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_lbfgs_on_overflowing_data_warns_as_in_sklearn(backend):
+    """L-BFGS-B's line search tries weights that overflow; scikit-learn evaluates them (NaN) and
+    SciPy stops with a ConvergenceWarning after 0 iterations, where xpnet's load_params refused
+    them ("params['0.W'] holds NaN or infinite values")."""
+    X, y, theirs, ours = _pair("lbfgs-regression", backend)
+    for estimator in (theirs, ours):
+        with pytest.warns(ConvergenceWarning, match=r"after 0 iteration\(s\) \(status=2\):\nABNORMAL"):
+            estimator.fit(X * 1e100, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 0
+    for mine, sk in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True):
+        np.testing.assert_allclose(mine, sk, rtol=1e-12)
+
+
+def test_onnx_export_gives_a_label_only_for_single_label_classifiers(backend, tmp_path):
+    """A multi-label target with two labels has classes_ == [0, 1], as a binary one: its export
+    had a "label" output, one class per row, which means nothing for it."""
+    pytest.importorskip("ndonnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, Y = datasets.make_multilabel_classification(n_samples=60, n_features=4, n_classes=2,
+                                                   random_state=0)
+    for y, outputs in ((Y, ["Y"]), (Y[:, 0], ["Y", "label"])):
+        clf = MLPClassifier((5,), max_iter=5, random_state=0, backend=backend).fit(X, y)
+        session = ort.InferenceSession(clf.export_onnx(tmp_path / "clf.onnx"))
+        assert [output.name for output in session.get_outputs()] == outputs
+        P = clf.predict_proba(X)  # multi-label: one column per label; binary: p(classes_[1])
+        np.testing.assert_allclose(session.run(None, {"X": X})[0], P if y.ndim == 2 else P[:, 1:],
+                                   rtol=1e-9)
+
+
 # -- accuracy parity on datasets that ship with scikit-learn ------------------------------------------
 
 def _load_benchmark(name):

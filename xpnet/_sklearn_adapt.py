@@ -3,9 +3,9 @@
 Each adapter is an xpnet extension point filled with scikit-learn's formulas: a layer (:class:`_Dense`,
 the L2 penalty in its backward pass), a loss (:class:`_Objective`, scikit-learn's objective on the
 logits), optimizers (:class:`_SGD`, :class:`_Adam`: scikit-learn's update rules), a random stream
-(:class:`_Shuffle`: its batch order) and a callback (:class:`_Convergence`: its stopping rules and
-bookkeeping). The estimators in :mod:`xpnet.sklearn` assemble them; nothing here knows an
-estimator's parameters beyond what it is handed.
+(:class:`_Shuffle`: its batches, drawn at each epoch's start) and a callback (:class:`_Convergence`:
+its stopping rules and bookkeeping). The estimators in :mod:`xpnet.sklearn` assemble them; nothing
+here knows an estimator's parameters beyond what it is handed.
 
 A private module beside ``sklearn.py`` rather than a subpackage: the public import path stays
 ``xpnet.sklearn``, and these classes are implementation, not API.
@@ -207,15 +207,33 @@ class _Adam(_HostPickled, optim.Adam):
 
 
 class _Shuffle(_backend.Random):
-    """The fit loop's batch order, drawn as scikit-learn's MLP draws it: each epoch shuffles the
-    previous epoch's order with :func:`sklearn.utils.shuffle` and ``random_state``."""
+    """The fit loop's batches, drawn as scikit-learn's MLP draws them: at each epoch's start, the
+    previous epoch's order shuffled with :func:`sklearn.utils.shuffle` and ``random_state``, then
+    cut into batches of ``batch_size`` rows.
 
-    def __init__(self, random_state, n):
+    The draw is made by the callback ``each_epoch`` (pass it to ``fit``), and :meth:`permutation`
+    only hands the order out: the loop asks for no permutation when one batch covers all the rows
+    (the same batch in any order), but scikit-learn shuffles anyway, and a ``random_state``
+    instance shared with later fits must be left as scikit-learn leaves it. The callback also
+    refuses an epoch with a batch whose sample weights sum to zero, with scikit-learn's error
+    (``numpy.average``'s, raised by its loss); xpnet's loss would divide by zero and train on NaN.
+    """
+
+    def __init__(self, random_state, n, *, shuffle, batch_size, sample_weight=None):
         super().__init__(0)
         self.random_state, self.order = random_state, np.arange(n)
+        self.shuffle, self.batch_size, self.sample_weight = shuffle, batch_size, sample_weight
+        self.each_epoch = _OnEpochBegin(self._next_epoch)
+
+    def _next_epoch(self):
+        if self.shuffle:
+            self.order = shuffle(self.order, random_state=self.random_state)
+        if self.sample_weight is not None:
+            starts = np.arange(0, len(self.order), self.batch_size)
+            if np.any(np.add.reduceat(self.sample_weight[self.order], starts) == 0):
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
 
     def permutation(self, n):
-        self.order = shuffle(self.order, random_state=self.random_state)
         return self.order
 
     @property
@@ -226,6 +244,17 @@ class _Shuffle(_backend.Random):
     def state(self, value):
         self.random_state.set_state(value["random_state"])
         self.order = value["order"].copy()
+
+
+class _OnEpochBegin(Callback):
+    """Calls ``function()`` at each epoch's start. (:class:`_Shuffle` is not a callback itself:
+    the loop sets a callback's ``state``, which for a random stream is its generator's state.)"""
+
+    def __init__(self, function):
+        self.function = function
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.function()
 
 
 class _Convergence(Callback):
@@ -259,7 +288,9 @@ class _Convergence(Callback):
             if est.loss_ < est.best_loss_:
                 est.best_loss_ = est.loss_
         else:
-            score = est._score_outputs(est._outputs(self.validation[0]), *self.validation[1:])
+            # The network in training: coefs_ still holds the parameters from before the fit.
+            outputs = est._outputs(self.validation[0], self.model)
+            score = est._score_outputs(outputs, *self.validation[1:])
             est.validation_scores_.append(score)
             if est.verbose:
                 print(f"Validation score: {score:f}")

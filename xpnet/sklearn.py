@@ -25,9 +25,10 @@ How they are built on xpnet — no second training loop (the adapters named belo
   weights too, so in float64 on NumPy the estimators reproduce scikit-learn's loss curves;
 - ``solver="lbfgs"`` hands xpnet's loss and gradients to SciPy's L-BFGS-B, as scikit-learn does.
 
-Fitted parameters live on the host (``coefs_``, ``intercepts_``: NumPy arrays, the source of truth
-for pickling); the device network is rebuilt from them on first use after unpickling, or when new
-lists are assigned to ``coefs_``/``intercepts_``.
+Fitted parameters live on the host (``coefs_``, ``intercepts_``: NumPy arrays) and, as in
+scikit-learn, they are the model: predicting, scoring, warm start and ``partial_fit`` use what they
+hold at the time, replaced or edited in place. The device network is a cache of layers that they
+are loaded into on each use (on NumPy without a copy), and is not pickled.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(units, X.dtype)
-        model = self._network()
+        model = self._network(copy=True)
         dense = [layer for layer in model.layers if isinstance(layer, _Dense)]
         objective = _Objective(self.out_activation_, self.alpha, dense, sample_weight is not None)
         for layer in dense:
@@ -130,13 +131,11 @@ class _BaseMLP(BaseEstimator):
             else:
                 self._fit_stochastic(model, objective, X, Y, sample_weight, incremental)
         except DivergenceError as err:
-            self._model = None  # its parameters no longer match coefs_
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              f"contain large values and need to be preprocessed. ({err})") from err
         params = model.params
         self.coefs_ = [np.array(_backend.to_numpy(params[f"{2 * i}.W"])) for i in range(len(dense))]
         self.intercepts_ = [np.array(_backend.to_numpy(params[f"{2 * i}.b"])) for i in range(len(dense))]
-        self._model = (model, self.coefs_, self.intercepts_)
         return self
 
     def _initialize(self, units, dtype):
@@ -207,12 +206,13 @@ class _BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n))
         self.n_iter_ = 0
         convergence = _Convergence(self, n, validation, incremental)
+        batches = _Shuffle(self._random_state, n, shuffle=self.shuffle, batch_size=batch_size,
+                           sample_weight=sample_weight)
         try:
             model.fit(X, self._target(Y, sample_weight, X.dtype), loss=objective,
                       optimizer=self._optimizer, epochs=1 if incremental else self.max_iter,
-                      batch_size=batch_size, shuffle=self.shuffle,
-                      seed=_Shuffle(self._random_state, n), callbacks=[convergence], metrics=(),
-                      verbose=0)
+                      batch_size=batch_size, shuffle=self.shuffle, seed=batches,
+                      callbacks=[batches.each_epoch, convergence], metrics=(), verbose=0)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
         except DivergenceError as err:
@@ -233,8 +233,16 @@ class _BaseMLP(BaseEstimator):
                     for (key, shape), start, stop in zip(shapes.items(), bounds[:-1], bounds[1:],
                                                          strict=True)}
 
+        def load(theta):
+            # Not load_params, which refuses non-finite values: on badly scaled data the line
+            # search may try a point that overflows, which scikit-learn evaluates (to NaN, and
+            # SciPy stops with a ConvergenceWarning) rather than failing.
+            with device.context():
+                model._assign({key: device.asarray(np.array(value), model.dtype)
+                               for key, value in unpack(theta).items()})
+
         def value_and_gradient(theta):
-            model.load_params(unpack(theta))
+            load(theta)
             value, grads = loss_and_grads(model, objective, X, target, training=True)
             return float(value), np.concatenate(
                 [_backend.to_numpy(grads[key]).ravel() for key in shapes]).astype(np.float64)
@@ -244,48 +252,66 @@ class _BaseMLP(BaseEstimator):
             value_and_gradient, theta.astype(np.float64), method="L-BFGS-B", jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         self.n_iter_ = min(result.nit, self.max_iter)
-        if result.status != 0:
+        if result.status != 0:  # scikit-learn's message (_check_optimize_result)
+            advice = (f"\nIncrease the number of iterations to improve the convergence "
+                      f"(max_iter={self.max_iter}).") if self.n_iter_ == self.max_iter else ""
             warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
-                          f"(status={result.status}):\n{result.message}\n\nIncrease the number of "
-                          f"iterations to improve the convergence (max_iter={self.max_iter}).",
+                          f"(status={result.status}):\n{result.message}\n{advice}\nYou might also "
+                          "want to scale the data as shown in:\n    "
+                          "https://scikit-learn.org/stable/modules/preprocessing.html",
                           ConvergenceWarning, stacklevel=3)
         if self.verbose:
             print(f"lbfgs: {self.n_iter_} iterations, loss = {result.fun:.8f}")
         self.loss_ = float(result.fun)
-        model.load_params(unpack(result.x))
+        load(result.x)
 
     # -- the device network -----------------------------------------------------------------------
 
-    def _network(self) -> Sequential:
-        """The fitted network on the backend, rebuilt from ``coefs_``/``intercepts_`` after
-        unpickling, or when those lists were replaced, or the backend or dtype changed."""
+    def _network(self, *, copy=False) -> Sequential:
+        """The network on the backend, holding what ``coefs_``/``intercepts_`` hold now.
+
+        As in scikit-learn, ``coefs_`` is the model: users replace its arrays or edit them in
+        place, and predict, score, warm start and partial_fit must see it. No cheap test detects
+        an in-place edit, so every call puts the current arrays into the network: on NumPy the
+        network reads them as they are (no copy); elsewhere each call copies them to the device.
+        Only the layers are cached, while the shapes, activation, backend and dtype stay.
+
+        ``copy=True``: the network gets copies, which the fit loop may update in place without
+        touching ``coefs_`` (a fit that fails leaves it as it was).
+        """
         target, dtype = _backend.get(self.backend), _backend.dtype_name(self._np_dtype(False))
-        cached = getattr(self, "_model", None)
         # Backends compare by name and device as text: device objects need not define equality.
-        if cached is not None and cached[1] is self.coefs_ and cached[2] is self.intercepts_ \
-                and str(cached[0].backend) == str(target) and cached[0].dtype == dtype:
-            return cached[0]
-        layers = []
-        for i, W in enumerate(self.coefs_):
-            if i:
-                layers.append(_HIDDEN[self.activation]())
-            layers.append(_Dense(*W.shape, init="zeros", backend=target, dtype=dtype))
-        model = Sequential(*layers)
-        model.load_params({f"{2 * i}.{name}": value
-                           for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True))
-                           for name, value in (("W", W), ("b", b))})
-        self._model = (model, self.coefs_, self.intercepts_)
+        key = (str(target), dtype, self.activation, [W.shape for W in self.coefs_])
+        cached = getattr(self, "_model", None)
+        if cached is None or cached[0] != key:
+            layers = []
+            for i, W in enumerate(self.coefs_):
+                if i:
+                    layers.append(_HIDDEN[self.activation]())
+                layers.append(_Dense(*W.shape, init="zeros", backend=target, dtype=dtype))
+            self._model = cached = (key, Sequential(*layers))
+        model, xp = cached[1], target.xp
+        with target.context():
+            params = {}
+            for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
+                for param, value, name in (("W", W, "coefs_"), ("b", b, "intercepts_")):
+                    value = target.asarray(value, dtype, name=f"{name}[{i}]")
+                    params[f"{2 * i}.{param}"] = xp.asarray(value, copy=True) if copy else value
+            # Not load_params: it copies and syncs on a finiteness check; NaN weights predict
+            # NaN, as in scikit-learn.
+            model._assign(params)
         return model
 
-    def _logits(self, X):
-        """The network's logits for ``X`` (host data or a backend array) on the device, ``(m, k)``."""
-        model = self._network()
+    def _logits(self, X, model=None):
+        """The logits for ``X`` (host data or a backend array) on the device, ``(m, k)``, of
+        ``model`` (the network in training) or, by default, of ``coefs_``/``intercepts_``."""
+        model = model if model is not None else self._network()
         return model.forward(model.backend.asarray(X, model.dtype))[0]
 
     @_on_device
-    def _outputs(self, X):
+    def _outputs(self, X, model=None):
         """The output activation of the logits, on the device: probabilities or predictions."""
-        Z = self._logits(X)
+        Z = self._logits(X, model)
         xp = array_api_compat.array_namespace(Z)
         if self.out_activation_ == "logistic":
             return sigmoid(Z, xp=xp)
@@ -308,8 +334,9 @@ class _BaseMLP(BaseEstimator):
                              f"layer to export (supported: {sorted(outputs)})")
         model = Sequential(*self._network().layers, outputs[self.out_activation_]())
         classes = getattr(self, "classes_", None)
-        single = classes is not None and np.ndim(classes) == 1 and \
-            (self.out_activation_ == "softmax" or len(classes) == 2)
+        # A multi-label target's classes_ is [0, 1, ...] too, one per label column: no one label.
+        single = classes is not None and self._label_binarizer.y_type_ != "multilabel-indicator" \
+            and (self.out_activation_ == "softmax" or len(classes) == 2)
         return export_onnx(model, path, classes=list(classes) if single else None)
 
     def _check_X(self, X):
