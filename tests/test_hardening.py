@@ -536,3 +536,23 @@ def test_values_the_cast_to_the_models_dtype_overflows_are_named_before_training
     X[3, 1] = np.inf
     with pytest.raises(ValueError, match=r"^X\[3, 1\] is inf: "):
         model.predict(X)
+
+
+def test_a_bad_value_in_streamed_data_is_named_by_its_row_of_the_whole(backend, tmp_path,
+                                                                       monkeypatch):
+    """A memmap is checked a block of rows at a time; a NaN was named by its row within its
+    block (X[2, 1] for row 50 in blocks of 16) by fit, evaluate and predict."""
+    from xpnet import train as _train
+
+    monkeypatch.setattr(_train, "_STREAM_BYTES", 16 * 2 * 8)  # blocks of 16 rows of 2 float64
+    X, y = datasets.two_moons(n=64, noise=0.1, seed=0)
+    X[50, 1] = np.nan
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=X.dtype, shape=X.shape)
+    mapped[:] = X
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend)
+    calls = [lambda: model.fit(mapped, y, loss="binary_crossentropy", epochs=1, verbose=0),
+             lambda: model.evaluate(mapped, y, loss="binary_crossentropy"),
+             lambda: model.predict(mapped)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^X\[50, 1\] is nan"):
+            call()

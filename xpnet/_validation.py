@@ -40,10 +40,11 @@ def check_number(name: str, value, expected: str = "a finite number >= 0",
     return float(value)
 
 
-def _first_non_finite(A, name: str, given=None) -> str | None:
+def _first_non_finite(A, name: str, given=None, first_row: int = 0) -> str | None:
     """``"X[17, 1] is NaN"`` for the first non-finite entry of ``A``, or None when all are finite;
     ``given``: the data ``A`` was cast from (read only on a failure), whose finite values the
-    cast may have overflowed.
+    cast may have overflowed; ``first_row``: the row of the whole data that is ``A``'s first (a
+    block of a streamed array), for the message.
 
     Checked a block of rows at a time: the mask of a block is small, where the mask of a large
     ``X`` would be the largest array training allocates.
@@ -64,7 +65,8 @@ def _first_non_finite(A, name: str, given=None) -> str | None:
             flat, i = divmod(flat, size)
             index.append(i)
         index.reverse()
-        value, where = float(to_numpy(A)[tuple(index)]), f"{name}[{', '.join(map(str, index))}]"
+        shown = [index[0] + first_row, *index[1:]]
+        value, where = float(to_numpy(A)[tuple(index)]), f"{name}[{', '.join(map(str, shown))}]"
         given = None if given is None else to_numpy(given)
         if given is not None and given.shape == tuple(A.shape) \
                 and math.isfinite(float(given[tuple(index)])):
@@ -78,8 +80,8 @@ def _first_non_finite(A, name: str, given=None) -> str | None:
 _BLOCK = 1 << 20  # elements checked at once
 
 
-def check_finite(A, name: str, given=None) -> None:
-    problem = _first_non_finite(A, name, given)
+def check_finite(A, name: str, given=None, first_row: int = 0) -> None:
+    problem = _first_non_finite(A, name, given, first_row)
     if problem:
         raise ValueError(f"{problem}: {name} must hold finite numbers (no NaN or inf)"
                          + (" in the model's dtype" if "overflows" in problem else ""))
@@ -101,12 +103,13 @@ def _on_host_first(backend, x, dtype, name):
         return host.astype(dtype_name(dtype), copy=False)
 
 
-def check_X(model, X, name: str = "X"):
-    """``X`` as a finite ``(m, n_in)`` array of the model's backend and dtype."""
-    return model.backend.asarray(checked_X(model, X, name), name=name)
+def check_X(model, X, name: str = "X", first_row: int = 0):
+    """``X`` as a finite ``(m, n_in)`` array of the model's backend and dtype; ``first_row``: the
+    row of the whole data that is ``X``'s first, when ``X`` is a block of it."""
+    return model.backend.asarray(checked_X(model, X, name, first_row), name=name)
 
 
-def checked_X(model, X, name: str = "X"):
+def checked_X(model, X, name: str = "X", first_row: int = 0):
     """:func:`check_X`'s checks, leaving host data on the host, cast to the model's dtype (a
     memmap's blocks are validated so, with no copy to the device)."""
     backend, given = model.backend, X
@@ -119,7 +122,7 @@ def checked_X(model, X, name: str = "X"):
     n_in = n_inputs(model)
     if n_in is not None and X.shape[1] != n_in:
         raise ValueError(f"{name} has {X.shape[1]} columns but the model takes {n_in} inputs")
-    check_finite(X, name, given)
+    check_finite(X, name, given, first_row)
     return X
 
 

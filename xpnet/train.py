@@ -229,7 +229,7 @@ def _check_streamed(model, X, name):
     is checked even when there are no rows, so an empty memmap is refused as "X is empty"."""
     rows = _stream_rows(X) if X.ndim == 2 else 1  # any other shape fails on one row
     for start in range(0, max(len(X), 1), rows):
-        checked_X(model, X[start:start + rows], name)  # on the host: no copy to the device
+        checked_X(model, X[start:start + rows], name, start)  # on the host: no device copy
 
 
 def _split(X, y, fraction):
@@ -914,7 +914,7 @@ def predict(model, X, batch_size=None):
     parts = []
     for start in range(0, m, size):
         chunk = X[start:min(start + size, m), ...]  # in-bounds: the standard leaves the rest open
-        parts.append(model.forward(check_X(model, chunk) if streamed else chunk)[0])
+        parts.append(model.forward(check_X(model, chunk, first_row=start) if streamed else chunk)[0])
     return parts[0] if len(parts) == 1 else model.backend.xp.concat(parts, axis=0)
 
 
@@ -937,16 +937,14 @@ def _predict_blocks(model, X):
     dtype = np.dtype(model.dtype)
 
     def block(rows, block_info=None):
-        try:
-            return to_numpy(predict(model, rows)) if rows.shape[0] else np.empty((0, n_out), dtype)
-        except ValueError as err:  # "X[i, j] is nan" counts i from the block's first row:
-            head, comma, rest = str(err).partition(",")  # name the row of X the user looks at
-            if not (head.startswith("X[") and head[2:].isdigit()):
-                raise
-            i, start = int(head[2:]), block_info[0]["array-location"][0][0]
-            where = f"X[{start + i}" if not math.isnan(start) else \
-                f"X.blocks[{block_info[0]['chunk-location'][0]}][{i}"  # unknown block sizes
-            raise ValueError(where + comma + rest) from None
+        if not rows.shape[0]:
+            return np.empty((0, n_out), dtype)
+        # a bad value is named by its row of X (block sizes unknown: by its block and row there)
+        (start, _), _ = block_info[0]["array-location"]
+        name, first = ("X", start) if not math.isnan(start) else \
+            (f"X.blocks[{block_info[0]['chunk-location'][0]}]", 0)
+        with model.backend.context():
+            return to_numpy(model.forward(check_X(model, rows, name, first))[0])
 
     # named, not tokenized: dask would pickle the model (its device arrays) to hash ``block``
     return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (n_out,)),
