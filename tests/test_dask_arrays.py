@@ -58,15 +58,17 @@ def test_predict_on_a_dask_array_checks_what_it_knows_now_and_names_rows_of_x(ba
         model.predict(da.from_array(X, chunks=16)[kept]).compute()
 
 
-@pytest.mark.parametrize("method", ["fit", "evaluate"])
+@pytest.mark.parametrize("method", ["fit", "fit with validation_split", "evaluate"])
 def test_a_dask_array_of_unknown_block_sizes_is_refused_with_the_fix(backend, method):
     """As the client= path does; without one, it failed on int(nan) ("cannot convert float NaN
     to integer") when the rows were counted."""
     X, y = xpnet.datasets.two_moons(n=64, seed=0)
     kept = X[:, 0] > 0
     model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=backend)
-    run = getattr(model, method)
-    options = {"epochs": 1, "verbose": 0} if method == "fit" else {}
+    run = getattr(model, method.split()[0])
+    options = {"epochs": 1, "verbose": 0} if method.startswith("fit") else {}
+    if method.endswith("validation_split"):
+        options["validation_split"] = 0.25
     with pytest.raises(ValueError, match=r"unknown block sizes; call X\.compute_chunk_sizes\(\)"):
         run(da.from_array(X, chunks=16)[da.from_array(kept, chunks=16)], y[kept],
             loss="binary_crossentropy", **options)

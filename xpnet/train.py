@@ -243,6 +243,8 @@ def _split(X, y, fraction):
         raise ValueError(f"validation_split needs arrays of samples; got X of shape "
                          f"{tuple(X.shape)} and y of shape {tuple(y.shape)}")
     m = X.shape[0]
+    if m is None or math.isnan(m):  # a dask array after boolean indexing: no rows to count
+        raise ValueError("X has unknown block sizes; call X.compute_chunk_sizes()")
     n_val = int(m * fraction)
     if not 0 < n_val < m:
         raise ValueError(f"validation_split={fraction} of {m} samples leaves an empty split")
