@@ -3,6 +3,7 @@ through every path, memory budget on load, temp-file hygiene, non-regular save t
 files (model, checkpoint, the command's) validated when loaded."""
 
 import json
+import math
 import os
 import signal
 import socket
@@ -556,3 +557,53 @@ def test_a_bad_value_in_streamed_data_is_named_by_its_row_of_the_whole(backend, 
     for call in calls:
         with pytest.raises(ValueError, match=r"^X\[50, 1\] is nan"):
             call()
+
+
+def test_predict_refuses_a_feature_column_given_twice(tmp_path, capsys):
+    """Which of two 'a' columns is meant cannot be told: the first was taken silently."""
+    _trained_file(tmp_path / "m.xpnet")
+    (tmp_path / "new.csv").write_text("a,b,a\n1,2,9\n")
+    assert main(["predict", str(tmp_path / "m.xpnet"), str(tmp_path / "new.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "the feature column(s) ['a'] appear more than once in the header" in err
+
+
+def test_arguments_of_the_tools_are_named_when_wrong(tmp_path):
+    """Found by trying them: each failed later, or with a message that named nothing."""
+    X, y = datasets.two_moons(n=32, noise=0.1, seed=0)
+    model = xpnet.mlp([2, 4, 1], output="sigmoid", seed=0, backend=NUMPY)
+    with pytest.raises(TypeError, match=r"^extra\['a'\]: cannot save a object"):
+        xpnet.ModelCheckpoint(str(tmp_path / "c.xpnet"), extra={"a": object()})  # after epoch 1
+    with pytest.raises(TypeError, match="^extra must be a dict, got list"):
+        xpnet.ModelCheckpoint(str(tmp_path / "c.xpnet"), extra=[1, 2])
+    with pytest.raises(ValueError, match="path may contain only {epoch} as a field"):
+        xpnet.ModelCheckpoint(str(tmp_path / "c_{epoch[0]}.xpnet"))  # 'int' not subscriptable
+    with pytest.raises(TypeError, match=r"^loss must be a Loss or one of .*; got a ndarray"):
+        xpnet.gradcheck(model, X[:4], X[:4], y[:4])  # (model, X, y, loss): "unhashable type"
+    with pytest.raises(TypeError, match="^history must be a History or a dict"):
+        xpnet.diagnose(model, X, y, history=5)  # 'int' object has no attribute 'get'
+    with pytest.raises(ValueError, match=r"^history\['loss'\] must be a list of numbers"):
+        xpnet.diagnose(model, X, y, history={"loss": [1.0, "a"]})
+    with pytest.raises(ValueError, match="^batch_size must be 'm' or an int >= 1, got 'ndarray'"):
+        xpnet.explain(model, X)  # "truth value of an array ... is ambiguous"
+    path = os.fsencode(tmp_path / "m.xpnet")  # a bytes path, as load takes: save failed on it
+    model.save(path)
+    assert xpnet.load(path).dtype == "float32"
+
+
+def test_a_custom_loss_gets_no_default_accuracy():
+    """The default accuracy only where the loss is known to classify: a custom regression loss
+    recorded a silent 0.0 (as MSE did)."""
+    import array_api_compat
+
+    class MeanAbsoluteError(xpnet.losses.Loss):
+        def __call__(self, pred, target):
+            xp = array_api_compat.array_namespace(pred)
+            diff = pred - xp.reshape(target, pred.shape)
+            return xp.mean(xp.abs(diff)), xp.sign(diff) / math.prod(diff.shape)
+
+    X = np.random.default_rng(0).normal(size=(16, 3))
+    model = xpnet.mlp([3, 4, 1], seed=0, dtype="float64", backend=NUMPY)
+    assert set(model.evaluate(X, X[:, 0], loss=MeanAbsoluteError())) == {"loss"}
+    history = model.fit(X, X[:, 0], loss=MeanAbsoluteError(), epochs=1, verbose=0)
+    assert set(history.history) == {"loss"}

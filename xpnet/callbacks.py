@@ -213,10 +213,10 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", *,
                  extra=None):
-        self.path, self.monitor = os.fspath(path), monitor
+        self.path, self.monitor = os.fsdecode(path), monitor
         try:  # a bad pattern is refused here, not after the first epoch
             self.path.format(epoch=1)
-        except (KeyError, IndexError, ValueError) as err:
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
             raise ValueError(f"path may contain only {{epoch}} as a field, got {self.path!r} "
                              f"({type(err).__name__}: {err})") from None
         try:  # io.save's own check of the destination, now: not after an epoch has trained
@@ -227,7 +227,10 @@ class ModelCheckpoint(Callback):
             raise ValueError(f"ModelCheckpoint path: {err}") from None
         self.save_best_only = check_flag("save_best_only", save_best_only)
         self.mode = _mode(mode, monitor)
+        if extra is not None and not isinstance(extra, dict):
+            raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
         self.extra = dict(extra or {})
+        io._encode(self.extra, "extra", lambda value, where: None)  # what save refuses, refused now
 
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf

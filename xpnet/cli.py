@@ -436,6 +436,10 @@ def _read_features(path, features, delimiter):
     with open(name, newline="", encoding="utf-8-sig") as file:
         reader = csv.reader(file, delimiter=delimiter)
         header = [c.strip() for c in next(reader, [])]
+        twice = sorted({f for f in features if header.count(f) > 1})
+        if twice:  # which of the two is meant cannot be told: not the first silently
+            raise ValueError(f"{name}: the feature column(s) {twice} appear more than once in "
+                             "the header")
         missing = [f for f in features if f not in header]
         if missing:
             raise ValueError(f"{name}: missing feature columns {missing} (the model was trained "

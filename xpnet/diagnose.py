@@ -59,7 +59,7 @@ loss_stuck             warning   (curve) the last 5 losses stay within 2% of the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -271,6 +271,7 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
         raise TypeError(f"diagnose needs an xpnet Sequential model, got {type(model).__name__}")
     if lr is not None:
         lr = check_number("lr", lr)
+    curve = _curve(history)
     loss = _losses.default_for(model) if loss is None else _losses.get(loss)
     ev = Evidence(model=model, loss=loss, X=check_X(model, X), y=y, lr=lr)
     try:
@@ -290,11 +291,28 @@ def diagnose(model, X, y, loss=None, *, lr=None, history=None, lr_history=None) 
     if ev.Y is None:
         report.notes.append("gradient statistics skipped: the targets do not fit the loss")
     report.findings += _check("pass", ev)
-    curve = getattr(history, "history", history) or {}
-    lrs = list(lr_history) if lr_history is not None else list(curve.get("lr", []))
-    report.findings += curve_findings(list(curve.get("loss", [])), lrs, report.baseline)
+    lrs = list(lr_history) if lr_history is not None else curve["lr"]
+    report.findings += curve_findings(curve["loss"], lrs, report.baseline)
     report.findings = _sorted(report.findings)
     return report
+
+
+def _curve(history) -> dict:
+    """``{"loss": [...], "lr": [...]}`` as floats (NaN and inf kept: a diverged run is evidence)
+    from a History or its dict; ``TypeError``/``ValueError`` naming ``history`` otherwise."""
+    curve = {} if history is None else getattr(history, "history", history)
+    if not isinstance(curve, Mapping):
+        raise TypeError(f"history must be a History or a dict of per-epoch lists (fit returns "
+                        f"one), got {type(history).__name__}")
+    out = {}
+    for key in ("loss", "lr"):
+        values = curve.get(key, [])
+        try:
+            out[key] = [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise ValueError(f"history[{key!r}] must be a list of numbers, got "
+                             f"{values!r:.80}") from None
+    return out
 
 
 def _sorted(findings):

@@ -312,10 +312,13 @@ def _check_convention(convention):
 
 
 def _check_batch(batch_size):
-    if batch_size is None or batch_size == "m":
+    if batch_size is None or (isinstance(batch_size, str) and batch_size == "m"):
         return "m"
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be 'm' or an int >= 1, got {batch_size!r}")
+        # explain(model, X) passes the data here: its repr would be the whole array
+        got = batch_size if isinstance(batch_size, (int, float, str)) else type(batch_size).__name__
+        raise ValueError(f"batch_size must be 'm' or an int >= 1, got {got!r} (explain shows "
+                         "the equations for a batch size, not for data)")
     return batch_size
 
 

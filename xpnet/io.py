@@ -226,7 +226,7 @@ def _target(path) -> str:
     link stays a link). Refused, naming ``path``: a missing folder, a target that is not a
     regular file (a directory, ``/dev/full``, a pipe) and a read-only file, which stays as it is
     (root could otherwise replace it)."""
-    path = os.fspath(path)
+    path = os.fsdecode(path)  # a str, bytes or os.PathLike path, as load takes
     target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
     try:
         mode = os.stat(target).st_mode

@@ -229,6 +229,9 @@ def get(loss) -> Loss:
     itself when it is already one."""
     if isinstance(loss, Loss):
         return loss
+    if not isinstance(loss, str):  # an array or a list: said so, not "unhashable type"
+        raise TypeError(f"loss must be a Loss or one of {sorted(LOSSES)}; got a "
+                        f"{type(loss).__name__}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be a Loss or one of {sorted(LOSSES)}; got {loss!r}")
     return LOSSES[loss]()

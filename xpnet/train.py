@@ -313,11 +313,12 @@ def _warn_unrepresentative(fraction, y_train, y_val) -> None:
 
 def _metric_functions(metrics, loss):
     """``{name: function}`` of ``metrics`` for ``loss``: the default accuracy only where the loss
-    classifies; a classification metric asked for with a regression loss refused (it scored a
-    silent 0.0: the targets are not class labels)."""
-    regression = isinstance(loss, _losses.MeanSquaredError)  # a custom loss: used as given
-    if metrics is DEFAULT_METRICS and regression:
+    classifies (not with MSE, nor a custom loss, which may not); a classification metric asked
+    for with MSE refused (it scored a silent 0.0: the targets are not class labels)."""
+    classifies = isinstance(loss, (_losses.BinaryCrossEntropy, _losses.CrossEntropy))
+    if metrics is DEFAULT_METRICS and not classifies:
         return {}
+    regression = isinstance(loss, _losses.MeanSquaredError)  # a custom loss: used as given
     if isinstance(metrics, str):
         metrics = (metrics,)
     fns = {(m if isinstance(m, str) else getattr(m, "__name__", repr(m))): _metrics.get(m)
