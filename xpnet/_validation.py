@@ -6,9 +6,8 @@ anything back to the host.
 
 The scalar checks (:func:`check_int`, :func:`check_flag`, :func:`check_number`) are the ones every
 entry point uses for its options (``epochs``, ``batch_size``, ``shuffle``, ``lr``, ...), so that the
-same mistake gets the same message everywhere. :func:`check_int` is defined in ``layers``, which
-sits below this module (the data checks need :func:`~xpnet.layers.n_inputs`) and counts layer
-sizes with it, and is imported from there.
+same mistake gets the same message everywhere. :func:`check_int` is defined in ``backend``, which
+``layers`` (counting layer sizes with it) and this module both import, and is imported from there.
 """
 
 from __future__ import annotations
@@ -18,9 +17,9 @@ import math
 import numpy as np
 from array_api_compat import is_numpy_array
 
+from .backend import check_int as check_int  # re-exported: the entry points import it from here
 from .backend import dtype_name, host_array, is_finite_number, to_numpy
 from .functional import namespace
-from .layers import check_int as check_int  # re-exported: the entry points' count check
 from .layers import n_inputs
 
 

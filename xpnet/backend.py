@@ -19,6 +19,7 @@ import contextvars
 import functools
 import importlib
 import math
+import operator
 import os
 import warnings
 from collections.abc import Callable
@@ -582,13 +583,19 @@ class LazyRows:
         return np.asarray(self.x[index].compute())
 
 
+def check_known_rows(X, name: str = "X") -> None:
+    """A dask array after boolean indexing has no row count (NaN block sizes): ``ValueError``
+    saying how to get one, before anything counts its rows."""
+    if any(math.isnan(n) for n in X.shape):
+        raise ValueError(f"{name} has unknown block sizes; call {name}.compute_chunk_sizes()")
+
+
 def streamed(backend: Backend, X, y):
     """``(X, y)`` for ``fit``/``evaluate``: a dask ``X`` (on any backend but dask's own) as
     :class:`LazyRows`, streamed like a memmap, and its ``y`` on the host (labels are small);
     anything else as it is."""
     if array_api_compat.is_dask_array(X) and backend.name != "dask":
-        if any(math.isnan(n) for n in X.shape):  # after boolean indexing: no rows to count
-            raise ValueError("X has unknown block sizes; call X.compute_chunk_sizes()")
+        check_known_rows(X)
         return LazyRows(X), to_numpy(y)
     return X, y
 
@@ -778,6 +785,25 @@ def use(name, device=None):
         yield _DEFAULT.get()
     finally:
         _DEFAULT.reset(token)
+
+
+def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> int | None:
+    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool
+    (``True`` is no batch size); ``None`` passes with ``allow_none``. ValueError otherwise.
+
+    The check every count in xpnet goes through (layer sizes in :mod:`xpnet.layers`, ``epochs``,
+    ``batch_size``, ... through :mod:`xpnet._validation`), so the same mistake gets the same
+    message everywhere; here, beside :func:`is_finite_number`, as the lowest module both import."""
+    if allow_none and value is None:
+        return None
+    try:
+        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
+    return number
 
 
 def is_finite_number(value) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 from . import backend as _backend
 from . import train as _train
 from ._validation import check_X, check_y
-from .backend import on_model_device, to_numpy
+from .backend import check_known_rows, on_model_device, to_numpy
 from .grad import forward_and_backward, fuse
 from .layers import n_outputs as _n_outputs
 
@@ -145,8 +145,7 @@ def _dask_pair(X, y, x_name, y_name):
 
     if X.ndim != 2:
         raise ValueError(f"{x_name} must be 2-D, (m samples, n features); got shape {X.shape}")
-    if any(np.isnan(c) for c in X.chunks[0]):
-        raise ValueError(f"{x_name} has unknown block sizes; call {x_name}.compute_chunk_sizes()")
+    check_known_rows(X, x_name)
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     if not isinstance(y, da.Array):

@@ -23,13 +23,11 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import array_api_compat
-import numpy as np
 
 from . import backend as _backend
 from . import init as _init
@@ -48,26 +46,6 @@ if TYPE_CHECKING:  # names for the type hints only: never imported at run time
 # xpnet.model, which sits above this module (it imports train, io, explain) and installs itself here
 # when imported (``import xpnet`` imports it). This hook is the only way up from ``layers``.
 _model: Any = None
-
-
-def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> int | None:
-    """``value`` as a Python int >= ``minimum``: any integral scalar (``np.int64(8)``), not a bool
-    (``True`` is no batch size); ``None`` passes with ``allow_none``. ValueError otherwise.
-
-    The check every count in xpnet goes through (layer sizes here, ``epochs``, ``batch_size``, ...
-    through :mod:`xpnet._validation`), so the same mistake gets the same message everywhere. It
-    lives in this module, the lowest that takes counts, because ``layers`` may not import
-    ``_validation``."""
-    if allow_none and value is None:
-        return None
-    try:
-        number = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, "
-                         f"got {value!r}")
-    return number
 
 
 def _use_model(module) -> None:
@@ -266,7 +244,7 @@ class Dense(Layer, register="dense"):
                  dtype: str = "float32", device: Any = None):
         super().__init__()
         # Python ints, whatever integral type came (np.int64): the config is written as JSON
-        n_in, n_out = check_int("n_in", n_in, 1), check_int("n_out", n_out, 1)
+        n_in, n_out = _backend.check_int("n_in", n_in, 1), _backend.check_int("n_out", n_out, 1)
         initializer = _init.get(init)
         target = _backend.get(backend, device)
         dtype = _backend.dtype_name(dtype)
@@ -928,7 +906,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output: str | None = Non
     if not isinstance(sizes, list) or len(sizes) < 2:
         raise ValueError(f"sizes must be a list of at least two positive ints (inputs, ..., "
                          f"outputs), got {sizes!r}")
-    sizes = [check_int(f"sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
+    sizes = [_backend.check_int(f"sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
     for name, value in (("activation", activation), ("output", output)):
         if value is None and name == "output":
             continue

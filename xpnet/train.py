@@ -41,6 +41,7 @@ from . import optim as _optim
 from ._validation import check_flag, check_int, check_number, check_X, check_y, checked_X
 from .backend import (
     Random,
+    check_known_rows,
     host_array,
     is_finite_number,
     is_memmap,
@@ -242,9 +243,8 @@ def _split(X, y, fraction):
     if X.ndim == 0 or y.ndim == 0:
         raise ValueError(f"validation_split needs arrays of samples; got X of shape "
                          f"{tuple(X.shape)} and y of shape {tuple(y.shape)}")
+    check_known_rows(X)
     m = X.shape[0]
-    if m is None or math.isnan(m):  # a dask array after boolean indexing: no rows to count
-        raise ValueError("X has unknown block sizes; call X.compute_chunk_sizes()")
     n_val = int(m * fraction)
     if not 0 < n_val < m:
         raise ValueError(f"validation_split={fraction} of {m} samples leaves an empty split")
